@@ -5,5 +5,8 @@
 export * from "./errors.js";
 export * from "./service.js";
 export * from "./kit-errors.js";
+export * from "./fetch-transport.js";
+export * from "./client.js";
+export * from "./effect-client.js";
 export * as common from "./common/index.js";
 export * as universe from "./universe/index.js";
