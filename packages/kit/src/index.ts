@@ -1,0 +1,12 @@
+/**
+ * @meridian/kit — what every Meridian service is made of.
+ */
+export * from "./config.js";
+export * from "./errors.js";
+export * from "./health.js";
+export * from "./lifecycle.js";
+export * from "./log.js";
+export { RequestContext, type Protocol, type RequestInfo } from "./server/call.js";
+export { implement, type EffectHandler, type EffectHandlers, type HandlerError, type ServiceBinding } from "./server/implement.js";
+export { ListenFailed, type Listener } from "./server/http-listener.js";
+export { serve, Server, type ServeOptions, type ServerAddresses } from "./server/serve.js";

@@ -1,0 +1,65 @@
+/**
+ * One RPC as the kit sees it: who called (correlation id), how (protocol),
+ * and how it ended (code). The listener creates the record, the handler
+ * adapter fills in the outcome, and the access log writes it once.
+ */
+import { createContextKey, type Code, type HandlerContext } from "@connectrpc/connect";
+import { Context } from "effect";
+
+/** The wire protocol of a call, told from its content type. */
+export type Protocol = "connect" | "grpc" | "grpc-web";
+
+/** The mutable record of one call, shared by the listener, the adapter and the access log. */
+export interface CallRecord {
+  readonly correlationId: string;
+  readonly protocol: Protocol;
+  readonly startedAt: number;
+  /** Set by the handler adapter when the handler ran; undefined if the call failed before it. */
+  code?: Code | "ok";
+}
+
+/** Where the listener puts the call record for the handler adapter to find. */
+export const callRecordKey = createContextKey<CallRecord | undefined>(undefined, { description: "meridian call record" });
+
+/** What a handler may read about the call it serves. */
+export interface RequestInfo {
+  readonly correlationId: string;
+  readonly protocol: Protocol;
+  /** The fully qualified method, e.g. "meridian.universe.v1.UniverseService/GetSecurity". */
+  readonly method: string;
+  readonly requestHeader: Headers;
+  /** Headers to send back; set them before the handler finishes. */
+  readonly responseHeader: Headers;
+  /** Aborts when the client goes away, the deadline passes or the server shuts down. */
+  readonly signal: AbortSignal;
+  /** Milliseconds left until the call's deadline (already capped by the server). */
+  readonly remainingMs: () => number;
+}
+
+/** The current call, in every handler's context. */
+export class RequestContext extends Context.Service<RequestContext, RequestInfo>()("@meridian/kit/RequestContext") {}
+
+/** Tells the protocol from a content type; anything not gRPC is Connect. */
+export function protocolOf(contentType: string | null): Protocol {
+  if (contentType === null || !contentType.startsWith("application/grpc")) return "connect";
+  return contentType.startsWith("application/grpc-web") ? "grpc-web" : "grpc";
+}
+
+/** The correlation id of a request: its `x-request-id` when it is sane, otherwise a new UUID. */
+export function correlationIdOf(header: Headers): string {
+  const given = header.get("x-request-id");
+  return given !== null && /^[\w.:@/+=-]{1,128}$/.test(given) ? given : crypto.randomUUID();
+}
+
+/** The call record of a handler's context, or a fresh one when the call did not come through a kit listener. */
+export function callRecordOf(context: HandlerContext): CallRecord {
+  const existing = context.values.get(callRecordKey);
+  if (existing !== undefined) return existing;
+  const created: CallRecord = {
+    correlationId: correlationIdOf(context.requestHeader),
+    protocol: protocolOf(context.requestHeader.get("content-type")),
+    startedAt: performance.now(),
+  };
+  context.values.set(callRecordKey, created);
+  return created;
+}

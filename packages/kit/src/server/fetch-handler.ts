@@ -1,0 +1,64 @@
+/**
+ * The server as a Fetch API handler, `(Request) => Promise<Response>`, so any
+ * runtime with a Fetch server (Bun.serve, Deno.serve) can listen with it:
+ * RPC paths go to their Connect handlers, `/healthz` and `/readyz` answer
+ * JSON, and an unknown method gets the protocol's `unimplemented`.
+ */
+import { universalServerRequestFromFetch, universalServerResponseToFetch } from "@connectrpc/connect/protocol";
+import type { UniversalHandler } from "@connectrpc/connect/protocol";
+import type { HealthRegistry } from "../health.js";
+import { serveRpc } from "./rpc.js";
+
+/** What the fetch handler serves besides RPCs. */
+export interface FetchHandlerOptions {
+  readonly routes: ReadonlyMap<string, UniversalHandler>;
+  readonly health: HealthRegistry;
+  readonly service: string;
+  readonly version: string;
+}
+
+/** Serves every RPC route, health and readiness; never throws. */
+export function createFetchHandler(options: FetchHandlerOptions): (request: Request) => Promise<Response> {
+  const { routes, health, service, version } = options;
+  return async (request) => {
+    const path = pathOf(request.url);
+    const handler = routes.get(path);
+    if (handler !== undefined) {
+      const response = await serveRpc(handler, request.headers, (contextValues) => ({
+        ...universalServerRequestFromFetch(request, { httpVersion: "1.1" }),
+        contextValues,
+      }));
+      return universalServerResponseToFetch(response);
+    }
+    if (path === "/healthz") {
+      const report = health.liveness(service, version);
+      return Response.json(report, { status: report.status === "unhealthy" ? 503 : 200 });
+    }
+    if (path === "/readyz") {
+      const report = await health.readiness(service, version);
+      return Response.json(report, { status: report.status === "unhealthy" ? 503 : 200 });
+    }
+    return unimplemented(request, path);
+  };
+}
+
+/** The path of a URL without parsing all of it (this runs on every request). */
+function pathOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start < 0) return "/";
+  const query = url.indexOf("?", start);
+  return query < 0 ? url.slice(start) : url.slice(start, query);
+}
+
+/** gRPC(-Web) callers get a trailers-only `unimplemented`; Connect and everyone else a 404 with a Connect error body. */
+function unimplemented(request: Request, path: string): Response {
+  const message = `no such method: ${path}`;
+  const contentType = request.headers.get("content-type") ?? "";
+  if (contentType.startsWith("application/grpc")) {
+    return new Response(null, {
+      status: 200,
+      headers: { "content-type": contentType, "grpc-status": "12", "grpc-message": encodeURIComponent(message) },
+    });
+  }
+  return Response.json({ code: "unimplemented", message }, { status: 404 });
+}

@@ -1,0 +1,93 @@
+/**
+ * The HTTP/2 cleartext listener: gRPC (and Connect and gRPC-Web, which work
+ * over HTTP/2 too) through node:http2, because gRPC needs HTTP trailers, which
+ * Bun.serve does not send. Release drains: GOAWAY to every session, in-flight
+ * streams finish within the grace period, then the sessions are destroyed.
+ */
+import * as http2 from "node:http2";
+import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
+import type { UniversalHandler } from "@connectrpc/connect/protocol";
+import { Effect, type Scope } from "effect";
+import { writeLogLine } from "../log.js";
+import { ListenFailed, type Listener } from "./http-listener.js";
+import { serveRpc } from "./rpc.js";
+
+/** Listens with node:http2 (h2c) until the scope closes, then drains for at most `graceMs`. */
+export function listenGrpc(options: {
+  readonly host: string;
+  readonly port: number;
+  readonly graceMs: number;
+  readonly routes: ReadonlyMap<string, UniversalHandler>;
+}): Effect.Effect<Listener, ListenFailed, Scope.Scope> {
+  const sessions = new Set<http2.ServerHttp2Session>();
+  const server = http2.createServer({}, (req, res) => {
+    void handle(options.routes, req, res);
+  });
+  server.on("session", (session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+  });
+  return Effect.acquireRelease(
+    Effect.callback<Listener, ListenFailed>((resume) => {
+      const onError = (e: Error) =>
+        resume(
+          Effect.fail(new ListenFailed({ message: `cannot listen on ${options.host}:${options.port} (GRPC_PORT): ${e.message}` })),
+        );
+      server.once("error", onError);
+      server.listen(options.port, options.host, () => {
+        server.off("error", onError);
+        const address = server.address();
+        const port = typeof address === "object" && address !== null ? address.port : options.port;
+        resume(Effect.succeed({ url: `http://${options.host}:${port}`, port }));
+      });
+    }),
+    () =>
+      Effect.promise(async () => {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        for (const session of sessions) session.close();
+        const cut = new Promise<"cut">((resolve) => setTimeout(() => resolve("cut"), options.graceMs).unref?.());
+        if ((await Promise.race([closed.then(() => "drained" as const), cut])) === "cut") {
+          writeLogLine("warn", "grace period over; closing open HTTP/2 sessions", { grace_ms: options.graceMs });
+          for (const session of sessions) session.destroy();
+          await closed;
+        }
+      }),
+  );
+}
+
+async function handle(
+  routes: ReadonlyMap<string, UniversalHandler>,
+  req: http2.Http2ServerRequest,
+  res: http2.Http2ServerResponse,
+): Promise<void> {
+  const path = (req.url ?? "/").split("?", 1)[0] ?? "/";
+  const handler = routes.get(path);
+  try {
+    if (handler === undefined) return unimplemented(req, res, path);
+    const header = new Headers();
+    for (const [key, value] of Object.entries(req.headers)) {
+      if (key.startsWith(":") || value === undefined) continue;
+      header.set(key, Array.isArray(value) ? value.join(", ") : value);
+    }
+    const response = await serveRpc(handler, header, (contextValues) =>
+      universalRequestFromNodeRequest(req, res, undefined, contextValues),
+    );
+    await universalResponseToNodeResponse(response, res);
+  } catch (e) {
+    writeLogLine("error", "http/2 request failed", { path, error: e instanceof Error ? e.message : String(e) });
+    if (!res.headersSent) res.writeHead(500);
+    res.end();
+  }
+}
+
+function unimplemented(req: http2.Http2ServerRequest, res: http2.Http2ServerResponse, path: string): void {
+  const message = `no such method: ${path}`;
+  const contentType = req.headers["content-type"] ?? "";
+  if (contentType.startsWith("application/grpc")) {
+    res.writeHead(200, { "content-type": contentType, "grpc-status": "12", "grpc-message": encodeURIComponent(message) });
+    res.end();
+    return;
+  }
+  res.writeHead(404, { "content-type": "application/json" });
+  res.end(JSON.stringify({ code: "unimplemented", message }));
+}

@@ -1,0 +1,196 @@
+/**
+ * Effect handlers → a Connect service implementation. A handler is
+ * `(request) => Effect<Response, E, R>` (or a `Stream` for server-streaming
+ * methods), where E are the service's typed errors and R its resources, read
+ * from the context the service's Layers built. The adapter runs it with the
+ * call's deadline (capped), its abort signal, and its {@link RequestContext},
+ * and turns any failure into the Connect error to send.
+ */
+import { ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import type {
+  DescMethod,
+  DescMethodServerStreaming,
+  DescMethodUnary,
+  MessageInitShape,
+  MessageShape,
+} from "@bufbuild/protobuf";
+import { Context, Effect, Exit, Stream } from "effect";
+import type { DomainErrorOf, KitError, MeridianService } from "@meridian/sdk";
+import { DeadlineExceeded, toWireError } from "../errors.js";
+import { callRecordOf, RequestContext, type RequestInfo } from "./call.js";
+
+/** The errors a handler of service M may fail with: its domain errors and the kit's. */
+export type HandlerError<M extends MeridianService> = DomainErrorOf<M> | KitError;
+
+/** The Effect handler of one method: unary → Effect, server-streaming → Stream. */
+export type EffectHandler<Method, E, R> =
+  Method extends DescMethodUnary<infer I, infer O>
+    ? (request: MessageShape<I>) => Effect.Effect<MessageInitShape<O>, E, R | RequestContext>
+    : Method extends DescMethodServerStreaming<infer I, infer O>
+      ? (request: MessageShape<I>) => Stream.Stream<MessageInitShape<O>, E, R | RequestContext>
+      : never;
+
+/** One Effect handler per method of the service. */
+export type EffectHandlers<M extends MeridianService, R> = {
+  readonly [K in keyof M["desc"]["method"]]: EffectHandler<M["desc"]["method"][K], HandlerError<M>, R>;
+};
+
+/** Limits the listener applies to every call of a bound service. */
+export interface CallLimits {
+  /** A call without a deadline gets this one; a longer one is cut to it. */
+  readonly deadlineCapMs: number;
+  /** When it aborts, server streams end cleanly (the server is shutting down). */
+  readonly shutdown?: AbortSignal;
+}
+
+/** A service with its handlers bound to the resources they need; what the server serves. */
+export interface ServiceBinding {
+  readonly service: MeridianService;
+  /** Makes the Connect implementation under the listener's limits. */
+  readonly toConnect: (limits: CallLimits) => ServiceImpl<MeridianService["desc"]>;
+}
+
+/**
+ * Binds Effect handlers to the resources in the current context; the result
+ * serves every call with the call's deadline, signal and request context.
+ */
+export function implement<M extends MeridianService, R = never>(
+  service: M,
+  handlers: EffectHandlers<M, R>,
+): Effect.Effect<ServiceBinding, never, Exclude<R, RequestContext>> {
+  return Effect.map(Effect.context<Exclude<R, RequestContext>>(), (context) => ({
+    service,
+    toConnect: (limits) => toServiceImpl(service, handlers as unknown as AnyHandlers, context as Context.Context<unknown>, limits),
+  }));
+}
+
+type AnyHandlers = Record<string, (request: unknown) => Effect.Effect<unknown, unknown, unknown> | Stream.Stream<unknown, unknown, unknown>>;
+
+function toServiceImpl(
+  service: MeridianService,
+  handlers: AnyHandlers,
+  context: Context.Context<unknown>,
+  limits: CallLimits,
+): ServiceImpl<MeridianService["desc"]> {
+  const impl: Record<string, unknown> = {};
+  for (const method of service.desc.methods) {
+    const handler = handlers[method.localName];
+    if (handler === undefined) continue; // connect answers unimplemented
+    impl[method.localName] =
+      method.methodKind === "server_streaming"
+        ? serverStreaming(service, method, handler as StreamHandler, context, limits)
+        : unary(service, method, handler as UnaryHandler, context, limits);
+  }
+  return impl as ServiceImpl<MeridianService["desc"]>;
+}
+
+type UnaryHandler = (request: unknown) => Effect.Effect<unknown, unknown, unknown>;
+type StreamHandler = (request: unknown) => Stream.Stream<unknown, unknown, unknown>;
+
+function unary(
+  service: MeridianService,
+  method: DescMethod,
+  handler: UnaryHandler,
+  context: Context.Context<unknown>,
+  limits: CallLimits,
+) {
+  const run = Effect.runPromiseExitWith(context as Context.Context<never>);
+  const name = `${service.desc.typeName}/${method.name}`;
+  return async (request: unknown, hctx: HandlerContext) => {
+    const call = callRecordOf(hctx);
+    const timeoutMs = deadlineOf(hctx, limits);
+    const info = requestInfo(call.correlationId, call.protocol, name, hctx, timeoutMs);
+    const program = handler(request).pipe(
+      Effect.timeoutOrElse({
+        duration: timeoutMs,
+        orElse: () => Effect.fail(new DeadlineExceeded({ timeoutMs: BigInt(timeoutMs) })),
+      }),
+      Effect.provideService(RequestContext, info),
+    ) as Effect.Effect<unknown, unknown, never>;
+    const exit = await run(program, { signal: hctx.signal });
+    if (Exit.isSuccess(exit)) {
+      call.code = "ok";
+      return exit.value as MessageInitShape<typeof method.output>;
+    }
+    const error = toWireError(exit.cause, {
+      domain: service.domain,
+      method: name,
+      correlationId: call.correlationId,
+      abortReason: hctx.signal.aborted ? hctx.signal.reason : undefined,
+    });
+    call.code = error.code;
+    throw error;
+  };
+}
+
+function serverStreaming(
+  service: MeridianService,
+  method: DescMethod,
+  handler: StreamHandler,
+  context: Context.Context<unknown>,
+  limits: CallLimits,
+) {
+  const name = `${service.desc.typeName}/${method.name}`;
+  return async function* (request: unknown, hctx: HandlerContext) {
+    const call = callRecordOf(hctx);
+    const timeoutMs = deadlineOf(hctx, limits, Number.POSITIVE_INFINITY);
+    const info = requestInfo(call.correlationId, call.protocol, name, hctx, timeoutMs);
+    const signals = limits.shutdown === undefined ? [hctx.signal] : [hctx.signal, limits.shutdown];
+    const aborted = Effect.callback<void>((resume) => {
+      if (signals.some((s) => s.aborted)) return resume(Effect.void);
+      const onAbort = () => resume(Effect.void);
+      for (const s of signals) s.addEventListener("abort", onAbort, { once: true });
+      return Effect.sync(() => {
+        for (const s of signals) s.removeEventListener("abort", onAbort);
+      });
+    });
+    const stream = handler(request).pipe(
+      Stream.interruptWhen(aborted),
+      Stream.provideService(RequestContext, info),
+      Stream.catchCause((cause) =>
+        Stream.fail(
+          toWireError(cause, {
+            domain: service.domain,
+            method: name,
+            correlationId: call.correlationId,
+            abortReason: hctx.signal.aborted ? hctx.signal.reason : undefined,
+          }),
+        ),
+      ),
+    ) as Stream.Stream<unknown, ConnectError, never>;
+    try {
+      yield* Stream.toAsyncIterableWith(stream, context as Context.Context<never>);
+      if (hctx.signal.aborted) throw ConnectError.from(hctx.signal.reason);
+      call.code = "ok";
+    } catch (e) {
+      const error = ConnectError.from(e);
+      call.code = error.code;
+      throw error;
+    }
+  } as unknown as (request: unknown, hctx: HandlerContext) => AsyncIterable<MessageInitShape<typeof method.output>>;
+}
+
+/** The call's deadline in ms: the client's, capped; a stream without one runs until cancelled. */
+function deadlineOf(hctx: HandlerContext, limits: CallLimits, whenUnset: number = limits.deadlineCapMs): number {
+  const asked = hctx.timeoutMs();
+  return asked === undefined ? whenUnset : Math.min(asked, limits.deadlineCapMs);
+}
+
+function requestInfo(
+  correlationId: string,
+  protocol: RequestInfo["protocol"],
+  method: string,
+  hctx: HandlerContext,
+  timeoutMs: number,
+): RequestInfo {
+  const deadline = performance.now() + timeoutMs;
+  return {
+    correlationId,
+    protocol,
+    method,
+    requestHeader: hctx.requestHeader,
+    responseHeader: hctx.responseHeader,
+    signal: hctx.signal,
+    remainingMs: () => Math.max(0, deadline - performance.now()),
+  };
+}
