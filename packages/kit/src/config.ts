@@ -78,3 +78,17 @@ function describe(error: Config.ConfigError): string {
   const cause = (error as { cause?: { message?: string } }).cause;
   return (cause?.message ?? String(error)).replace(/\n\s*/g, " ");
 }
+
+/** Where a service keeps its data. */
+export interface DatabaseConfig {
+  /** PostgreSQL URL; unset selects the embedded PGlite under `dataDir`. */
+  readonly databaseUrl: string | undefined;
+  /** The embedded database's folder (MERIDIAN_DATA_DIR, default ".meridian"). */
+  readonly dataDir: string;
+}
+
+/** DATABASE_URL (optional) and MERIDIAN_DATA_DIR. */
+export const databaseConfig: Config.Config<DatabaseConfig> = Config.all({
+  databaseUrl: Config.String("DATABASE_URL").pipe(Config.withDefault<string | undefined>(undefined)),
+  dataDir: Config.String("MERIDIAN_DATA_DIR").pipe(Config.withDefault(".meridian")),
+});

@@ -10,3 +10,4 @@ export { RequestContext, type Protocol, type RequestInfo } from "./server/call.j
 export { implement, type EffectHandler, type EffectHandlers, type HandlerError, type ServiceBinding } from "./server/implement.js";
 export { ListenFailed, type Listener } from "./server/http-listener.js";
 export { serve, Server, type ServeOptions, type ServerAddresses } from "./server/serve.js";
+export * from "./paging.js";

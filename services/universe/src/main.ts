@@ -1,0 +1,21 @@
+/**
+ * The universe service as its own process:
+ *   HTTP_PORT=8080 GRPC_PORT=8081 DATABASE_URL=postgres://… bun run services/universe/src/main.ts
+ * Without DATABASE_URL it keeps its data in an embedded PostgreSQL (PGlite) under MERIDIAN_DATA_DIR.
+ */
+import { Effect, Layer } from "effect";
+import { databaseConfig, readConfig, runMain, serve } from "@meridian/kit";
+import { layerSqlHealth } from "@meridian/kit/postgres";
+import { layerStore, layerUniverseDatabase, name, universeService } from "./service.js";
+
+const layer = Layer.unwrap(
+  Effect.map(readConfig(databaseConfig), (database) =>
+    serve({ name, services: [universeService] }).pipe(
+      Layer.provide(layerStore),
+      Layer.provide(layerSqlHealth),
+      Layer.provide(layerUniverseDatabase(database)),
+    ),
+  ),
+);
+
+runMain(layer, { name });
