@@ -1,0 +1,36 @@
+/**
+ * The database a service gets: real PostgreSQL when a URL is configured, embedded PGlite otherwise.
+ */
+import { join } from "node:path";
+import { Effect, Layer } from "effect";
+import { layerEmbeddedPostgres, EmbeddedPostgres } from "./embedded.js";
+import type { PostgresUnavailable } from "./errors.js";
+import { layerSql, Sql } from "./sql.js";
+
+/** Where a service's data lives. */
+export interface DatabaseOptions {
+  /** DATABASE_URL; unset or empty selects the embedded database. */
+  readonly databaseUrl: string | undefined;
+  /** Parent directory of the embedded data; each schema gets its own PGlite in `dataDir/<schema>`. */
+  readonly dataDir: string;
+  readonly schema: string;
+}
+
+/**
+ * Provides `Sql` in `schema`: a pool of 10 on `databaseUrl` when set, else one connection to a
+ * PGlite of its own under `dataDir` (so services sharing `dataDir` never share a session).
+ */
+export const layerDatabase = (options: DatabaseOptions): Layer.Layer<Sql, PostgresUnavailable> => {
+  if (options.databaseUrl !== undefined && options.databaseUrl !== "") {
+    return layerSql({ url: options.databaseUrl, schema: options.schema, maxConnections: 10 });
+  }
+  // One PGlite per schema: PGlite has a single session, so two services on one instance would
+  // overwrite each other's search_path (see embedded.ts).
+  const dataDir = join(options.dataDir, encodeURIComponent(options.schema));
+  return Layer.unwrap(
+    Effect.gen(function* () {
+      const { url } = yield* EmbeddedPostgres;
+      return layerSql({ url, schema: options.schema, maxConnections: 1 });
+    }),
+  ).pipe(Layer.provide(layerEmbeddedPostgres(dataDir)));
+};

@@ -1,0 +1,10 @@
+/**
+ * PostgreSQL for services: the schema-scoped pool, the migration runner, the embedded default.
+ */
+export { layerDatabase, type DatabaseOptions } from "./database.js";
+export { EmbeddedPostgres, layerEmbeddedPostgres } from "./embedded.js";
+export { MigrationError, PostgresUnavailable, type PostgresError } from "./errors.js";
+export { migrate } from "./migrations.js";
+export { layerSql, Sql, type SqlOptions } from "./sql.js";
+export { isConnectionFailure, query } from "./query.js";
+export { layerSqlHealth } from "./health.js";
