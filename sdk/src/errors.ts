@@ -159,6 +159,10 @@ function metadataOf(schema: DescMessage, value: MessageShape<DescMessage>): Reco
 }
 
 function describe(tag: string, schema: DescMessage, fields: object): string {
+  const violations = (fields as { fieldViolations?: Array<{ field: string; description: string }> }).fieldViolations;
+  if (Array.isArray(violations) && violations.length > 0) {
+    return `${tag}: ${violations.map((v) => `${v.field} ${v.description}`).join("; ")}`;
+  }
   const json = toJson(schema, create(schema, fields as MessageInitShape<DescMessage>)) as Record<string, unknown>;
   const parts = Object.entries(json).map(([key, v]) => `${key}=${typeof v === "string" ? v : JSON.stringify(v)}`);
   return parts.length === 0 ? tag : `${tag}: ${parts.join(", ")}`;

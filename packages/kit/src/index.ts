@@ -11,3 +11,4 @@ export { implement, type EffectHandler, type EffectHandlers, type HandlerError, 
 export { ListenFailed, type Listener } from "./server/http-listener.js";
 export { serve, Server, type ServeOptions, type ServerAddresses } from "./server/serve.js";
 export * from "./paging.js";
+export { inProcess, inProcessTransport } from "./server/in-process.js";
