@@ -145,8 +145,8 @@ describe("kit server", () => {
   });
 
   test("the correlation id comes from x-request-id, is echoed, and is in the access log", async () => {
-    let echoed: string | null = null;
-    let servedBy: string | null = null;
+    let echoed = null as string | null;
+    let servedBy = null as string | null;
     await connect().getSecurity(
       { symbol: "AAPL" },
       { headers: { "x-request-id": "req-42" }, onHeader: (h) => ((echoed = h.get("x-request-id")), (servedBy = h.get("x-served-by"))) },
@@ -166,7 +166,7 @@ describe("kit server", () => {
   });
 
   test("a request without x-request-id gets a fresh one", async () => {
-    let echoed: string | null = null;
+    let echoed = null as string | null;
     await grpc().getSecurity({ symbol: "AAPL" }, { onHeader: (h) => void (echoed = h.get("x-request-id")) });
     expect(echoed).toMatch(/^[0-9a-f-]{36}$/);
   });
