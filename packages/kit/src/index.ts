@@ -12,3 +12,4 @@ export { ListenFailed, type Listener } from "./server/http-listener.js";
 export { serve, Server, type ServeOptions, type ServerAddresses } from "./server/serve.js";
 export * from "./paging.js";
 export { inProcess, inProcessTransport } from "./server/in-process.js";
+export * from "./telemetry/metrics.js";

@@ -2,11 +2,12 @@
  * The server as a Fetch API handler, `(Request) => Promise<Response>`, so any
  * runtime with a Fetch server (Bun.serve, Deno.serve) can listen with it:
  * RPC paths go to their Connect handlers, `/healthz` and `/readyz` answer
- * JSON, and an unknown method gets the protocol's `unimplemented`.
+ * JSON, `/metrics` the Prometheus text, and an unknown method gets the protocol's `unimplemented`.
  */
 import { universalServerRequestFromFetch, universalServerResponseToFetch } from "@connectrpc/connect/protocol";
 import type { UniversalHandler } from "@connectrpc/connect/protocol";
 import type { HealthRegistry } from "../health.js";
+import { metrics } from "../telemetry/metrics.js";
 import { serveRpc } from "./rpc.js";
 
 /** What the fetch handler serves besides RPCs. */
@@ -37,6 +38,9 @@ export function createFetchHandler(options: FetchHandlerOptions): (request: Requ
     if (path === "/readyz") {
       const report = await health.readiness(service, version);
       return Response.json(report, { status: report.status === "unhealthy" ? 503 : 200 });
+    }
+    if (path === "/metrics") {
+      return new Response(metrics.render(), { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } });
     }
     return unimplemented(request, path);
   };

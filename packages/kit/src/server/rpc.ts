@@ -8,6 +8,7 @@ import { Code, ConnectError, createContextValues, type ContextValues } from "@co
 import { codeFromString, codeToString } from "@connectrpc/connect/protocol-connect";
 import type { UniversalHandler, UniversalServerRequest, UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { writeLogLine, type Level } from "../log.js";
+import { metrics } from "../telemetry/metrics.js";
 import { callRecordKey, correlationIdOf, protocolOf, type CallRecord } from "./call.js";
 
 /**
@@ -24,6 +25,7 @@ export async function serveRpc(
     protocol: protocolOf(header.get("content-type")),
     startedAt: performance.now(),
   };
+  inFlight.inc({ method: handler.requestPath.slice(1) });
   const values = createContextValues();
   values.set(callRecordKey, record);
   let response: UniversalServerResponse;
@@ -51,17 +53,31 @@ export async function serveRpc(
   };
 }
 
-/** Writes the access-log line of a finished call. */
+const requests = metrics.counter("rpc_server_requests_total", "RPCs served, by method, protocol and code.", [
+  "method",
+  "protocol",
+  "code",
+]);
+const durations = metrics.histogram("rpc_server_duration_seconds", "Time from request to end of response.", ["method"]);
+const inFlight = metrics.gauge("rpc_server_in_flight", "RPCs being served now.", ["method"]);
+
+/** Writes the access-log line and the metrics of a finished call. */
 function logCall(path: string, record: CallRecord, httpStatus: number): void {
   const code = record.code ?? Code.Unknown;
+  const method = path.slice(1);
+  const codeName = code === "ok" ? "ok" : codeToString(code);
+  const seconds = (performance.now() - record.startedAt) / 1000;
+  requests.inc({ method, protocol: record.protocol, code: codeName });
+  durations.observe({ method }, seconds);
+  inFlight.dec({ method });
   const level: Level = code === Code.Internal || code === Code.Unknown || code === Code.DataLoss ? "error" : "info";
   writeLogLine(level, "rpc", {
     correlation_id: record.correlationId,
-    method: path.slice(1),
+    method,
     protocol: record.protocol,
-    code: code === "ok" ? "ok" : codeToString(code),
+    code: codeName,
     http_status: httpStatus,
-    duration_ms: Math.round((performance.now() - record.startedAt) * 1000) / 1000,
+    duration_ms: Math.round(seconds * 1e6) / 1000,
   });
 }
 

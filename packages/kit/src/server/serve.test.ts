@@ -204,6 +204,22 @@ describe("kit server", () => {
     expect(typedErrorOf(Universe, error)._tag).toBe("UnknownSymbol");
   });
 
+  test("/metrics counts calls by method, protocol and code in Prometheus text", async () => {
+    const scrape = async () => (await (await fetch(`${httpUrl}/metrics`)).text()).split("\n");
+    const line = (lines: string[]) =>
+      lines.find((l) =>
+        l.startsWith(
+          'rpc_server_requests_total{method="meridian.universe.v1.UniverseService/GetSecurity",protocol="connect",code="not_found"}',
+        ),
+      );
+    const before = Number(line(await scrape())?.split(" ")[1] ?? 0);
+    await failure(connect().getSecurity({ symbol: "NOPE1" }));
+    await failure(connect().getSecurity({ symbol: "NOPE2" }));
+    const after = await scrape();
+    expect(Number(line(after)?.split(" ")[1])).toBe(before + 2);
+    expect(after).toContain("# TYPE rpc_server_duration_seconds histogram");
+  });
+
   test("/healthz and /readyz answer JSON with the service's state", async () => {
     const live = await fetch(`${httpUrl}/healthz`);
     expect(live.status).toBe(200);
