@@ -66,10 +66,23 @@ export function isLogged(level: Level): boolean {
   return severity[level] >= severity[minimum];
 }
 
+let isoMs = 0;
+let isoText = "";
+
+/** The current time as ISO 8601; formatted once per millisecond however many lines share it. */
+function isoNow(): string {
+  const now = Date.now();
+  if (now !== isoMs) {
+    isoMs = now;
+    isoText = new Date(now).toISOString();
+  }
+  return isoText;
+}
+
 /** Writes one JSON line (time, level, service, message, then the fields) if the level is enabled. */
 export function writeLogLine(level: Level, message: string, fields?: Record<string, unknown>): void {
   if (!isLogged(level)) return;
-  const line: Record<string, unknown> = { time: new Date().toISOString(), level, service: serviceName, message };
+  const line: Record<string, unknown> = { time: isoNow(), level, service: serviceName, message };
   if (fields) Object.assign(line, fields);
   sink.write(`${JSON.stringify(line)}\n`);
 }

@@ -5,14 +5,15 @@
  * JSON, `/metrics` the Prometheus text, and an unknown method gets the protocol's `unimplemented`.
  */
 import { universalServerRequestFromFetch, universalServerResponseToFetch } from "@connectrpc/connect/protocol";
-import type { UniversalHandler } from "@connectrpc/connect/protocol";
 import type { HealthRegistry } from "../health.js";
 import { metrics } from "../telemetry/metrics.js";
+import { serveConnectUnary } from "./connect-unary.js";
+import type { Routes } from "./routes.js";
 import { serveRpc } from "./rpc.js";
 
 /** What the fetch handler serves besides RPCs. */
 export interface FetchHandlerOptions {
-  readonly routes: ReadonlyMap<string, UniversalHandler>;
+  readonly routes: Routes;
   readonly health: HealthRegistry;
   readonly service: string;
   readonly version: string;
@@ -23,7 +24,12 @@ export function createFetchHandler(options: FetchHandlerOptions): (request: Requ
   const { routes, health, service, version } = options;
   return async (request) => {
     const path = pathOf(request.url);
-    const handler = routes.get(path);
+    const unary = routes.unary.get(path);
+    if (unary !== undefined) {
+      const answered = serveConnectUnary(unary, request, routes.options.maxMessageBytes);
+      if (answered !== undefined) return answered;
+    }
+    const handler = routes.handlers.get(path);
     if (handler !== undefined) {
       const response = await serveRpc(handler, request.headers, (contextValues) => ({
         ...universalServerRequestFromFetch(request, { httpVersion: "1.1" }),

@@ -6,10 +6,10 @@
  */
 import * as http2 from "node:http2";
 import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
-import type { UniversalHandler } from "@connectrpc/connect/protocol";
 import { Effect, type Scope } from "effect";
 import { writeLogLine } from "../log.js";
 import { ListenFailed, type Listener } from "./http-listener.js";
+import type { Routes } from "./routes.js";
 import { serveRpc } from "./rpc.js";
 
 /** Listens with node:http2 (h2c) until the scope closes, then drains for at most `graceMs`. */
@@ -17,11 +17,11 @@ export function listenGrpc(options: {
   readonly host: string;
   readonly port: number;
   readonly graceMs: number;
-  readonly routes: ReadonlyMap<string, UniversalHandler>;
+  readonly routes: Routes;
 }): Effect.Effect<Listener, ListenFailed, Scope.Scope> {
   const sessions = new Set<http2.ServerHttp2Session>();
   const server = http2.createServer({}, (req, res) => {
-    void handle(options.routes, req, res);
+    void handle(options.routes.handlers, req, res);
   });
   server.on("session", (session) => {
     sessions.add(session);
@@ -56,7 +56,7 @@ export function listenGrpc(options: {
 }
 
 async function handle(
-  routes: ReadonlyMap<string, UniversalHandler>,
+  routes: Routes["handlers"],
   req: http2.Http2ServerRequest,
   res: http2.Http2ServerResponse,
 ): Promise<void> {
@@ -84,8 +84,12 @@ function unimplemented(req: http2.Http2ServerRequest, res: http2.Http2ServerResp
   const message = `no such method: ${path}`;
   const contentType = req.headers["content-type"] ?? "";
   if (contentType.startsWith("application/grpc")) {
-    res.writeHead(200, { "content-type": contentType, "grpc-status": "12", "grpc-message": encodeURIComponent(message) });
-    res.end();
+    // Trailers-only: the status must ride on a HEADERS frame that ends the stream. writeHead + end
+    // sends HEADERS, then an empty DATA frame, and grpc-js reports INTERNAL "ended without gRPC status".
+    res.stream.respond(
+      { ":status": 200, "content-type": contentType, "grpc-status": "12", "grpc-message": encodeURIComponent(message) },
+      { endStream: true },
+    );
     return;
   }
   res.writeHead(404, { "content-type": "application/json" });

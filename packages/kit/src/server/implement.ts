@@ -14,10 +14,10 @@ import type {
   MessageInitShape,
   MessageShape,
 } from "@bufbuild/protobuf";
-import { Context, Effect, Exit, Stream } from "effect";
+import { Cause, Context, Effect, Exit, Stream } from "effect";
 import type { DomainErrorOf, KitError, MeridianService } from "@meridian/sdk";
 import { DeadlineExceeded, toWireError } from "../errors.js";
-import { callRecordOf, RequestContext, type RequestInfo } from "./call.js";
+import { callRecordOf, RequestContext, type CallRecord, type RequestInfo } from "./call.js";
 
 /** The errors a handler of service M may fail with: its domain errors and the kit's. */
 export type HandlerError<M extends MeridianService> = DomainErrorOf<M> | KitError;
@@ -43,11 +43,28 @@ export interface CallLimits {
   readonly shutdown?: AbortSignal;
 }
 
+/** What the unary adapter needs to know about one call, whichever path it came by. */
+export interface UnaryCall {
+  readonly record: CallRecord;
+  readonly requestHeader: Headers;
+  /** Headers to send back; created on first use. */
+  readonly responseHeader: () => Headers;
+  /** Aborts when the client goes away (and, on the Connect path, at the deadline). */
+  readonly signal: AbortSignal | undefined;
+  /** The deadline the client asked for, if any. */
+  readonly timeoutMs: number | undefined;
+}
+
+/** Runs one unary method: resolves with the response, or rejects with the ConnectError to send. */
+export type UnaryInvoker = (request: unknown, call: UnaryCall) => Promise<unknown>;
+
 /** A service with its handlers bound to the resources they need; what the server serves. */
 export interface ServiceBinding {
   readonly service: MeridianService;
   /** Makes the Connect implementation under the listener's limits. */
   readonly toConnect: (limits: CallLimits) => ServiceImpl<MeridianService["desc"]>;
+  /** The unary methods as invokers, by method local name, for paths that skip Connect's handler. */
+  readonly toUnaryInvokers: (limits: CallLimits) => ReadonlyMap<string, UnaryInvoker>;
 }
 
 /**
@@ -61,6 +78,15 @@ export function implement<M extends MeridianService, R = never>(
   return Effect.map(Effect.context<Exclude<R, RequestContext>>(), (context) => ({
     service,
     toConnect: (limits) => toServiceImpl(service, handlers as unknown as AnyHandlers, context as Context.Context<unknown>, limits),
+    toUnaryInvokers: (limits) => {
+      const invokers = new Map<string, UnaryInvoker>();
+      for (const method of service.desc.methods) {
+        const handler = (handlers as unknown as AnyHandlers)[method.localName];
+        if (method.methodKind !== "unary" || handler === undefined) continue;
+        invokers.set(method.localName, unaryInvoker(service, method, handler as UnaryHandler, context as Context.Context<unknown>, limits));
+      }
+      return invokers;
+    },
   }));
 }
 
@@ -94,33 +120,72 @@ function unary(
   context: Context.Context<unknown>,
   limits: CallLimits,
 ) {
-  const run = Effect.runPromiseExitWith(context as Context.Context<never>);
+  const invoke = unaryInvoker(service, method, handler, context, limits);
+  return (request: unknown, hctx: HandlerContext) =>
+    invoke(request, {
+      record: callRecordOf(hctx),
+      requestHeader: hctx.requestHeader,
+      responseHeader: () => hctx.responseHeader,
+      signal: hctx.signal,
+      timeoutMs: hctx.timeoutMs(),
+    }) as Promise<MessageInitShape<typeof method.output>>;
+}
+
+function unaryInvoker(
+  service: MeridianService,
+  method: DescMethod,
+  handler: UnaryHandler,
+  context: Context.Context<unknown>,
+  limits: CallLimits,
+): UnaryInvoker {
+  const fork = Effect.runForkWith(context as Context.Context<never>);
   const name = `${service.desc.typeName}/${method.name}`;
-  return async (request: unknown, hctx: HandlerContext) => {
-    const call = callRecordOf(hctx);
-    const timeoutMs = deadlineOf(hctx, limits);
-    const info = requestInfo(call.correlationId, call.protocol, name, hctx, timeoutMs);
-    const program = handler(request).pipe(
-      Effect.timeoutOrElse({
-        duration: timeoutMs,
-        orElse: () => Effect.fail(new DeadlineExceeded({ timeoutMs: BigInt(timeoutMs) })),
-      }),
-      Effect.provideService(RequestContext, info),
-    ) as Effect.Effect<unknown, unknown, never>;
-    const exit = await run(program, { signal: hctx.signal });
-    if (Exit.isSuccess(exit)) {
-      call.code = "ok";
-      return exit.value as MessageInitShape<typeof method.output>;
-    }
-    const error = toWireError(exit.cause, {
-      domain: service.domain,
-      method: name,
-      correlationId: call.correlationId,
-      abortReason: hctx.signal.aborted ? hctx.signal.reason : undefined,
+  return (request, call) =>
+    new Promise((resolve, reject) => {
+      const timeoutMs = call.timeoutMs === undefined ? limits.deadlineCapMs : Math.min(call.timeoutMs, limits.deadlineCapMs);
+      const program = Effect.provideService(
+        handler(request) as Effect.Effect<unknown, unknown, RequestContext>,
+        RequestContext,
+        requestInfo(call, name, timeoutMs),
+      );
+      // The deadline and the client's abort interrupt the fiber directly: cheaper than racing
+      // a timeout effect on every call, and the handler's finalizers run either way. A handler
+      // that completes synchronously needs neither.
+      const fiber = fork(program);
+      const settle = (exit: Exit.Exit<unknown, unknown>, timedOut: boolean) => {
+        if (Exit.isSuccess(exit)) {
+          call.record.code = "ok";
+          return resolve(exit.value);
+        }
+        const cause =
+          timedOut && Cause.hasInterruptsOnly(exit.cause)
+            ? Cause.fail(new DeadlineExceeded({ timeoutMs: BigInt(timeoutMs) }))
+            : exit.cause;
+        const error = toWireError(cause, {
+          domain: service.domain,
+          method: name,
+          correlationId: call.record.correlationId,
+          abortReason: call.signal?.aborted ? call.signal.reason : undefined,
+        });
+        call.record.code = error.code;
+        reject(error);
+      };
+      const done = fiber.pollUnsafe();
+      if (done !== undefined) return settle(done, false);
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        fiber.interruptUnsafe();
+      }, timeoutMs);
+      const signal = call.signal;
+      const onAbort = () => fiber.interruptUnsafe();
+      signal?.addEventListener("abort", onAbort);
+      fiber.addObserver((exit) => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+        settle(exit, timedOut);
+      });
     });
-    call.code = error.code;
-    throw error;
-  };
 }
 
 function serverStreaming(
@@ -134,7 +199,11 @@ function serverStreaming(
   return async function* (request: unknown, hctx: HandlerContext) {
     const call = callRecordOf(hctx);
     const timeoutMs = deadlineOf(hctx, limits, Number.POSITIVE_INFINITY);
-    const info = requestInfo(call.correlationId, call.protocol, name, hctx, timeoutMs);
+    const info = requestInfo(
+      { record: call, requestHeader: hctx.requestHeader, responseHeader: () => hctx.responseHeader, signal: hctx.signal, timeoutMs: undefined },
+      name,
+      timeoutMs,
+    );
     const signals = limits.shutdown === undefined ? [hctx.signal] : [hctx.signal, limits.shutdown];
     const aborted = Effect.callback<void>((resume) => {
       if (signals.some((s) => s.aborted)) return resume(Effect.void);
@@ -176,21 +245,19 @@ function deadlineOf(hctx: HandlerContext, limits: CallLimits, whenUnset: number 
   return asked === undefined ? whenUnset : Math.min(asked, limits.deadlineCapMs);
 }
 
-function requestInfo(
-  correlationId: string,
-  protocol: RequestInfo["protocol"],
-  method: string,
-  hctx: HandlerContext,
-  timeoutMs: number,
-): RequestInfo {
+function requestInfo(call: UnaryCall, method: string, timeoutMs: number): RequestInfo {
   const deadline = performance.now() + timeoutMs;
   return {
-    correlationId,
-    protocol,
+    correlationId: call.record.correlationId,
+    protocol: call.record.protocol,
     method,
-    requestHeader: hctx.requestHeader,
-    responseHeader: hctx.responseHeader,
-    signal: hctx.signal,
+    requestHeader: call.requestHeader,
+    get responseHeader() {
+      return call.responseHeader();
+    },
+    signal: call.signal ?? neverAborted,
     remainingMs: () => Math.max(0, deadline - performance.now()),
   };
 }
+
+const neverAborted = new AbortController().signal;

@@ -8,18 +8,16 @@ import { createUniversalHandlerClient, type UniversalHandler } from "@connectrpc
 import { createTransport } from "@connectrpc/connect/protocol-connect";
 import { Effect } from "effect";
 import type { ServiceBinding } from "./implement.js";
-import { createRoutes, type RouteOptions } from "./routes.js";
+import { createRoutes, type RouteOptions, type Routes } from "./routes.js";
 import { serveRpc } from "./rpc.js";
 
 /** Default limits of in-process calls: the server's defaults. */
 const defaultOptions: RouteOptions = { maxMessageBytes: 4 * 1024 * 1024, deadlineCapMs: 30_000 };
 
 /** A transport to the given routes: binary Connect over no socket, same limits as the server. */
-export function inProcessTransport(
-  routes: ReadonlyMap<string, UniversalHandler>,
-  options: RouteOptions = defaultOptions,
-): Transport {
-  const handlers = [...routes.values()].map((handler) =>
+export function inProcessTransport(routes: Routes): Transport {
+  const options = routes.options;
+  const handlers = [...routes.handlers.values()].map((handler) =>
     Object.assign(
       // The handler's own properties (path, method, content types) with the kit's serving around it.
       (request: Parameters<UniversalHandler>[0]) =>
@@ -45,5 +43,5 @@ export function inProcess<R>(
   services: ReadonlyArray<Effect.Effect<ServiceBinding, never, R>>,
   options: RouteOptions = defaultOptions,
 ): Effect.Effect<Transport, never, R> {
-  return Effect.map(Effect.all(services), (bindings) => inProcessTransport(createRoutes(bindings, options), options));
+  return Effect.map(Effect.all(services), (bindings) => inProcessTransport(createRoutes(bindings, options)));
 }

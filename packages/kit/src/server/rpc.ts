@@ -1,57 +1,16 @@
 /**
- * Serving one RPC through a Connect universal handler, whatever the listener:
- * the call record (correlation id, protocol) goes into the call's context
- * values, `x-request-id` goes back in the response, and when the response ends
- * one access-log line is written with the method, protocol, code and duration.
+ * The start and end of every RPC, whatever path it came by: the call record
+ * (correlation id, protocol), `x-request-id` back in the response, and when
+ * the response has ended, one access-log line (method, protocol, code,
+ * duration) and the server metrics.
  */
 import { Code, ConnectError, createContextValues, type ContextValues } from "@connectrpc/connect";
 import { codeFromString, codeToString } from "@connectrpc/connect/protocol-connect";
 import type { UniversalHandler, UniversalServerRequest, UniversalServerResponse } from "@connectrpc/connect/protocol";
+import type { DescMethod } from "@bufbuild/protobuf";
 import { writeLogLine, type Level } from "../log.js";
-import { metrics } from "../telemetry/metrics.js";
-import { callRecordKey, correlationIdOf, protocolOf, type CallRecord } from "./call.js";
-
-/**
- * Runs the handler for a request built by `toRequest` (which receives the
- * call's context values) and logs the call once its response has ended.
- */
-export async function serveRpc(
-  handler: UniversalHandler,
-  header: Headers,
-  toRequest: (contextValues: ContextValues) => UniversalServerRequest,
-): Promise<UniversalServerResponse> {
-  const record: CallRecord = {
-    correlationId: correlationIdOf(header),
-    protocol: protocolOf(header.get("content-type")),
-    startedAt: performance.now(),
-  };
-  inFlight.inc({ method: handler.requestPath.slice(1) });
-  const values = createContextValues();
-  values.set(callRecordKey, record);
-  let response: UniversalServerResponse;
-  try {
-    response = await handler(toRequest(values));
-  } catch (e) {
-    record.code ??= ConnectError.from(e).code;
-    logCall(handler.requestPath, record, 500);
-    throw e;
-  }
-  const responseHeader = new Headers(response.header);
-  responseHeader.set("x-request-id", record.correlationId);
-  if (response.body === undefined) {
-    record.code ??= codeOf(response, responseHeader, undefined);
-    logCall(handler.requestPath, record, response.status);
-    return { ...response, header: responseHeader };
-  }
-  return {
-    ...response,
-    header: responseHeader,
-    body: observeBody(response.body, record.code === undefined && response.status !== 200, (errorBody) => {
-      record.code ??= codeOf(response, responseHeader, errorBody);
-      logCall(handler.requestPath, record, response.status);
-    }),
-  };
-}
+import { metrics, type BoundHistogram, type BoundSeries } from "../telemetry/metrics.js";
+import { callRecordKey, correlationIdOf, protocolOf, type CallRecord, type Protocol } from "./call.js";
 
 const requests = metrics.counter("rpc_server_requests_total", "RPCs served, by method, protocol and code.", [
   "method",
@@ -61,24 +20,93 @@ const requests = metrics.counter("rpc_server_requests_total", "RPCs served, by m
 const durations = metrics.histogram("rpc_server_duration_seconds", "Time from request to end of response.", ["method"]);
 const inFlight = metrics.gauge("rpc_server_in_flight", "RPCs being served now.", ["method"]);
 
-/** Writes the access-log line and the metrics of a finished call. */
-function logCall(path: string, record: CallRecord, httpStatus: number): void {
+/** A method's name and its bound metric series, made once per method. */
+interface MethodTelemetry {
+  readonly method: string;
+  readonly inFlight: BoundSeries;
+  readonly duration: BoundHistogram;
+  readonly requests: Map<string, Pick<BoundSeries, "inc">>;
+}
+
+const telemetryByMethod = new WeakMap<DescMethod, MethodTelemetry>();
+
+function telemetryOf(method: DescMethod): MethodTelemetry {
+  let found = telemetryByMethod.get(method);
+  if (found === undefined) {
+    const labels = { method: `${method.parent.typeName}/${method.name}` };
+    found = { method: labels.method, inFlight: inFlight.bind(labels), duration: durations.bind(labels), requests: new Map() };
+    telemetryByMethod.set(method, found);
+  }
+  return found;
+}
+
+/** Opens the record of a call and counts it in flight. */
+export function startCall(method: DescMethod, correlationId: string, protocol: Protocol): CallRecord {
+  telemetryOf(method).inFlight.inc();
+  return { correlationId, protocol, startedAt: performance.now() };
+}
+
+/** Closes the record of a call: metrics and one access-log line. */
+export function endCall(method: DescMethod, record: CallRecord, httpStatus: number): void {
   const code = record.code ?? Code.Unknown;
-  const method = path.slice(1);
+  const telemetry = telemetryOf(method);
   const codeName = code === "ok" ? "ok" : codeToString(code);
   const seconds = (performance.now() - record.startedAt) / 1000;
-  requests.inc({ method, protocol: record.protocol, code: codeName });
-  durations.observe({ method }, seconds);
-  inFlight.dec({ method });
+  const key = `${record.protocol} ${codeName}`;
+  let counter = telemetry.requests.get(key);
+  if (counter === undefined) {
+    counter = requests.bind({ method: telemetry.method, protocol: record.protocol, code: codeName });
+    telemetry.requests.set(key, counter);
+  }
+  counter.inc();
+  telemetry.duration.observe(seconds);
+  telemetry.inFlight.dec();
   const level: Level = code === Code.Internal || code === Code.Unknown || code === Code.DataLoss ? "error" : "info";
   writeLogLine(level, "rpc", {
     correlation_id: record.correlationId,
-    method,
+    method: telemetry.method,
     protocol: record.protocol,
     code: codeName,
     http_status: httpStatus,
     duration_ms: Math.round(seconds * 1e6) / 1000,
   });
+}
+
+/**
+ * Runs a Connect universal handler for a request built by `toRequest` (which
+ * receives the call's context values); the call ends when its response body has.
+ */
+export async function serveRpc(
+  handler: UniversalHandler,
+  header: Headers,
+  toRequest: (contextValues: ContextValues) => UniversalServerRequest,
+): Promise<UniversalServerResponse> {
+  const record = startCall(handler.method, correlationIdOf(header), protocolOf(header.get("content-type")));
+  const values = createContextValues();
+  values.set(callRecordKey, record);
+  let response: UniversalServerResponse;
+  try {
+    response = await handler(toRequest(values));
+  } catch (e) {
+    record.code ??= ConnectError.from(e).code;
+    endCall(handler.method, record, 500);
+    throw e;
+  }
+  const responseHeader = new Headers(response.header);
+  responseHeader.set("x-request-id", record.correlationId);
+  if (response.body === undefined) {
+    record.code ??= codeOf(response, responseHeader, undefined);
+    endCall(handler.method, record, response.status);
+    return { ...response, header: responseHeader };
+  }
+  return {
+    ...response,
+    header: responseHeader,
+    body: observeBody(response.body, record.code === undefined && response.status !== 200, (errorBody) => {
+      record.code ??= codeOf(response, responseHeader, errorBody);
+      endCall(handler.method, record, response.status);
+    }),
+  };
 }
 
 /** Passes the body through, calling `onEnd` once when it ends or is abandoned; keeps the bytes of an error body. */

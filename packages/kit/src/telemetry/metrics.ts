@@ -20,7 +20,8 @@ abstract class Metric<V> {
     readonly labelNames: ReadonlyArray<string>,
   ) {}
   protected seriesFor(labels: Labels, init: () => V): Series<V> {
-    const key = this.labelNames.length === 0 ? "" : this.labelNames.map((n) => labels[n] ?? "").join("\u0000");
+    let key = "";
+    for (const name of this.labelNames) key += `${labels[name] ?? ""}\u0000`;
     let found = this.series.get(key);
     if (found === undefined) {
       found = { labels, value: init() };
@@ -29,6 +30,17 @@ abstract class Metric<V> {
     return found;
   }
   abstract render(): string[];
+}
+
+/** One series of a counter or gauge, bound once so the hot path skips the label lookup. */
+export interface BoundSeries {
+  inc(by?: number): void;
+  dec(by?: number): void;
+}
+
+/** One series of a histogram, bound once. */
+export interface BoundHistogram {
+  observe(value: number): void;
 }
 
 /** A value that only goes up. */
@@ -40,6 +52,11 @@ export class Counter extends Metric<number> {
   /** The current value of one series (0 if never incremented). */
   get(labels: Labels = {}): number {
     return this.seriesFor(labels, () => 0).value;
+  }
+  /** The series of these labels, for repeated updates. */
+  bind(labels: Labels): Pick<BoundSeries, "inc"> {
+    const series = this.seriesFor(labels, () => 0);
+    return { inc: (by = 1) => void (series.value += by) };
   }
   render(): string[] {
     return [...this.series.values()].map((s) => `${this.name}${formatLabels(s.labels)} ${s.value}`);
@@ -60,6 +77,11 @@ export class Gauge extends Metric<number> {
   }
   get(labels: Labels = {}): number {
     return this.seriesFor(labels, () => 0).value;
+  }
+  /** The series of these labels, for repeated updates. */
+  bind(labels: Labels): BoundSeries {
+    const series = this.seriesFor(labels, () => 0);
+    return { inc: (by = 1) => void (series.value += by), dec: (by = 1) => void (series.value -= by) };
   }
   /** Reads values when scraped; the returned function stops reading. */
   collect(read: () => ReadonlyArray<{ labels: Labels; value: number }>): () => void {
@@ -98,11 +120,19 @@ export class Histogram extends Metric<HistogramValue> {
     super(name, help, labelNames);
   }
   observe(labels: Labels, value: number): void {
-    const series = this.seriesFor(labels, () => ({ counts: this.buckets.map(() => 0), sum: 0, count: 0 }));
-    const v = series.value;
-    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]!) v.counts[i]!++;
-    v.sum += value;
-    v.count++;
+    this.bind(labels).observe(value);
+  }
+  /** The series of these labels, for repeated observations. */
+  bind(labels: Labels): BoundHistogram {
+    const v = this.seriesFor(labels, () => ({ counts: this.buckets.map(() => 0), sum: 0, count: 0 })).value;
+    const buckets = this.buckets;
+    return {
+      observe: (value) => {
+        for (let i = 0; i < buckets.length; i++) if (value <= buckets[i]!) v.counts[i]!++;
+        v.sum += value;
+        v.count++;
+      },
+    };
   }
   /** Observation count and sum of one series. */
   get(labels: Labels = {}): { count: number; sum: number } {
