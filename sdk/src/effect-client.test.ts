@@ -54,7 +54,8 @@ describe("createEffectClient, unary", () => {
   });
 
   test("a bare unavailable from the server becomes Unavailable", async () => {
-    const client = createEffectClient(Universe, { baseUrl: server.baseUrl });
+    // Without retries: with them, the call would end as RetriesExhausted (see policies/).
+    const client = createEffectClient(Universe, { baseUrl: server.baseUrl, policy: { retry: false } });
     const error = await failureOf(client.getSecurity({ symbol: symbols.down }));
     expect(error).toBeInstanceOf(Unavailable);
     expect(error.message).toBe("x");

@@ -2,15 +2,17 @@
  * The Effect client of a Meridian service: each unary method is an Effect and
  * each server-streaming method a Stream, failing with the service's typed errors.
  */
-import type { CallOptions } from "@connectrpc/connect";
+import { createClient, type CallOptions } from "@connectrpc/connect";
 import type {
+  DescMessage,
   DescMethodServerStreaming,
   DescMethodUnary,
   MessageInitShape,
   MessageShape,
 } from "@bufbuild/protobuf";
 import { Effect, Stream } from "effect";
-import { createMeridianClient, typedErrorOf, type ClientError, type ClientTarget } from "./client.js";
+import { transportOf, typedErrorOf, type ClientError, type ClientTarget } from "./client.js";
+import { isResilientTransport, type ResilientTransport } from "./policies/resilient-transport.js";
 import type { MeridianService } from "./service.js";
 
 /** Per-call options; cancellation is interruption of the Effect, so there is no `signal`. */
@@ -36,19 +38,43 @@ type Methods<M extends MeridianService> = M["desc"]["method"];
 /**
  * An Effect client of the service: a call fails only with its typed errors
  * (domain, kit or RpcFailure), and interrupting it aborts the HTTP request.
+ * Unary calls run the policies as Effects in the caller's fiber (its Clock, its interruption).
  * Client- and bidi-streaming methods are left out.
  */
 export function createEffectClient<M extends MeridianService>(service: M, target: ClientTarget): EffectClient<M> {
-  const promiseClient = createMeridianClient(service, target) as Record<string, PromiseMethod>;
+  const transport = transportOf(target, service.domain);
+  const promiseClient = createClient(service.desc, transport) as unknown as Record<string, PromiseMethod>;
   const toTypedError = (cause: unknown): ClientError<M> => typedErrorOf(service, cause);
   const client: Record<string, unknown> = {};
   for (const method of service.desc.methods) {
     const call = promiseClient[method.localName];
     if (call === undefined) continue;
-    if (method.methodKind === "unary") client[method.localName] = unaryEffect(call, toTypedError);
+    if (method.methodKind === "unary") {
+      client[method.localName] = isResilientTransport(transport)
+        ? resilientUnary(transport, method as DescMethodUnary, toTypedError)
+        : unaryEffect(call, toTypedError);
+    }
     if (method.methodKind === "server_streaming") client[method.localName] = serverStream(call, toTypedError);
   }
   return client as EffectClient<M>;
+}
+
+function resilientUnary<E>(
+  transport: ResilientTransport,
+  method: DescMethodUnary,
+  toTypedError: (cause: unknown) => E,
+) {
+  return (request: unknown, options?: EffectCallOptions) =>
+    transport
+      .unaryEffect(method, options?.timeoutMs, options?.headers, request as MessageInitShape<DescMessage>, options?.contextValues)
+      .pipe(
+        Effect.map((response) => {
+          options?.onHeader?.(response.header);
+          options?.onTrailer?.(response.trailer);
+          return response.message;
+        }),
+        Effect.mapError(toTypedError),
+      );
 }
 
 /** A method of connect's client, seen untyped: a Promise (unary) or an AsyncIterable (server stream). */

@@ -2,7 +2,7 @@
  * Connect over fetch: the transport of browsers, Bun and Deno, and of any
  * client made from a `baseUrl`.
  */
-import type { Interceptor, Transport } from "@connectrpc/connect";
+import { Code, ConnectError, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 
 /** A Connect endpoint reached with fetch, and how to talk to it. */
@@ -19,7 +19,11 @@ export interface FetchTransportOptions {
   readonly fetch?: typeof globalThis.fetch;
 }
 
-/** Connect over fetch, JSON unless asked for binary; `NO_SIDE_EFFECTS` methods are sent as HTTP GET. */
+/**
+ * Connect over fetch, JSON unless asked for binary; `NO_SIDE_EFFECTS` methods
+ * are sent as HTTP GET. A request that never reached the server (refused,
+ * reset, blocked by CORS) fails as `unavailable`, which the retry policy and breakers understand.
+ */
 export function createFetchTransport(options: FetchTransportOptions): Transport {
   return createConnectTransport({
     baseUrl: options.baseUrl,
@@ -27,6 +31,18 @@ export function createFetchTransport(options: FetchTransportOptions): Transport 
     useHttpGet: true,
     interceptors: [...(options.interceptors ?? [])],
     ...(options.defaultTimeoutMs === undefined ? {} : { defaultTimeoutMs: options.defaultTimeoutMs }),
-    ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+    fetch: unreachableAsUnavailable(options.baseUrl, options.fetch),
   });
+}
+
+function unreachableAsUnavailable(baseUrl: string, given: typeof globalThis.fetch | undefined): typeof globalThis.fetch {
+  const fetchOf = (input: RequestInfo | URL, init?: RequestInit) =>
+    // A bare reference to a browser's fetch throws "Illegal invocation" when called detached.
+    given === undefined ? globalThis.fetch(input, init) : given(input, init);
+  return ((input: RequestInfo | URL, init?: RequestInit) =>
+    fetchOf(input, init).catch((e: unknown) => {
+      if (init?.signal?.aborted) throw e; // a deadline or a cancel, which connect reports itself
+      const reason = e instanceof Error ? e.message : String(e);
+      throw new ConnectError(`cannot reach ${baseUrl}: ${reason}`, Code.Unavailable, undefined, undefined, e);
+    })) as typeof globalThis.fetch;
 }
