@@ -8,22 +8,8 @@ import { Cause } from "effect";
 import { Internal, RpcFailure, toConnectError, type TypedError, type TypedErrorClass } from "@meridian/sdk";
 import { writeLogLine } from "./log.js";
 
-export {
-  BulkheadFull,
-  CircuitOpen,
-  DeadlineExceeded,
-  Internal,
-  InvalidArgument,
-  NotFound,
-  PermissionDenied,
-  RateLimited,
-  ResourceExhausted,
-  RetriesExhausted,
-  Unauthenticated,
-  Unavailable,
-  type KitError,
-  type TypedError,
-} from "@meridian/sdk";
+export * from "@meridian/sdk/kit-errors";
+export type { TypedError } from "@meridian/sdk";
 
 /** True for an instance of a class made by `typedError` (it knows its proto schema). */
 export function isTypedError(value: unknown): value is TypedError {
