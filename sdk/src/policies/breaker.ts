@@ -31,16 +31,16 @@ export class CircuitBreaker {
     this.bucketMs = Math.max(1, policy.windowMs / bucketCount);
   }
 
-  /** The state at `nowMs` (an open breaker whose pause is over reads half-open). */
-  state(nowMs: number): BreakerState {
-    if (this.current === "open" && nowMs - this.openedAt >= this.policy.openMs) return "half_open";
+  /** Where it stands: an open breaker whose pause is over reads open until a probe goes. */
+  get state(): BreakerState {
     return this.current;
   }
 
-  /** True when a call may go now, without taking a probe slot. */
+  /** True when a call may go at `nowMs`, without taking a probe slot. */
   permits(nowMs: number): boolean {
-    const state = this.state(nowMs);
-    return state === "closed" || (state === "half_open" && this.probes < this.policy.halfOpenProbes);
+    if (this.current === "closed") return true;
+    if (this.current === "open" && nowMs - this.openedAt < this.policy.openMs) return false;
+    return this.probes < this.policy.halfOpenProbes;
   }
 
   /** Takes the right to send one call; while half-open, one of the probe slots. */

@@ -224,19 +224,12 @@ export function createResilientTransport(options: ResilientTransportOptions): Re
       runUnary(unaryEffect(method, timeoutMs, header, input, contextValues), signal),
     stream,
     methodPolicy: (localName) => methodPolicy(policy, localName),
-    state: () => {
-      const at = Date.now();
-      return {
-        downstream: options.downstream,
-        endpoints: endpoints.map((e) => ({
-          url: e.url,
-          breaker: e.breaker?.state(at) ?? "closed",
-          outstanding: e.outstanding,
-        })),
-        bulkhead: bulkhead === undefined ? undefined : { active: bulkhead.active, queued: bulkhead.queued },
-        retryBudget: budget.balance,
-      };
-    },
+    state: () => ({
+      downstream: options.downstream,
+      endpoints: endpoints.map((e) => ({ url: e.url, breaker: e.breaker?.state ?? "closed", outstanding: e.outstanding })),
+      bulkhead: bulkhead === undefined ? undefined : { active: bulkhead.active, queued: bulkhead.queued },
+      retryBudget: budget.balance,
+    }),
   } as ResilientTransport;
 }
 
