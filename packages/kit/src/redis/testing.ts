@@ -13,6 +13,10 @@ export interface RedisServerProcess {
   readonly stop: () => Promise<void>;
   /** Starts it again on the same port, empty; resolves once it answers. */
   readonly start: () => Promise<void>;
+  /** Freezes it (SIGSTOP): connections stay open, nothing answers. */
+  readonly pause: () => void;
+  /** Thaws it (SIGCONT). */
+  readonly resume: () => void;
 }
 
 /** Starts a redis-server on a free port, with no persistence; resolves once it accepts connections. */
@@ -28,12 +32,20 @@ export async function startRedisServer(): Promise<RedisServerProcess> {
   };
   const stop = async () => {
     if (proc === undefined) return;
+    proc.kill("SIGCONT");
     proc.kill("SIGKILL");
     await proc.exited;
     proc = undefined;
   };
   await start();
-  return { port, url: `redis://127.0.0.1:${port}`, stop, start };
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    stop,
+    start,
+    pause: () => proc?.kill("SIGSTOP"),
+    resume: () => proc?.kill("SIGCONT"),
+  };
 }
 
 async function freePort(): Promise<number> {
