@@ -13,3 +13,4 @@ export { serve, Server, type ServeOptions, type ServerAddresses } from "./server
 export * from "./paging.js";
 export { inProcess, inProcessTransport } from "./server/in-process.js";
 export * from "./telemetry/metrics.js";
+export { layerTracing, layerTracingTo, startSpan, tracingEnabled, traceHeadersOf } from "./telemetry/tracing.js";

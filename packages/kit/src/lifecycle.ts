@@ -7,6 +7,7 @@
 import { Cause, Context, Effect, Exit, Fiber, Layer } from "effect";
 import { Health, layerHealth } from "./health.js";
 import { flushLogs, layerLogger, writeLogLine } from "./log.js";
+import { layerTracing } from "./telemetry/tracing.js";
 
 /** Where a process is in its life. */
 export type Status = "starting" | "running" | "stopping" | "stopped" | "error";
@@ -67,6 +68,7 @@ export function runMain<E, A>(
   const lifecycle = makeLifecycle();
   const program = Layer.launch(
     layer.pipe(
+      Layer.provideMerge(layerTracing(options.name)),
       Layer.provide(layerHealth),
       Layer.provide(Layer.succeed(Lifecycle, lifecycle)),
       Layer.provide(layerLogger),

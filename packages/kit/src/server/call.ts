@@ -4,6 +4,7 @@
  * adapter fills in the outcome, and the access log writes it once.
  */
 import { createContextKey, type Code, type HandlerContext } from "@connectrpc/connect";
+import type { Span } from "@opentelemetry/api";
 import { Context } from "effect";
 
 /** The wire protocol of a call, told from its content type. */
@@ -16,6 +17,8 @@ export interface CallRecord {
   readonly startedAt: number;
   /** Set by the handler adapter when the handler ran; undefined if the call failed before it. */
   code?: Code | "ok";
+  /** The call's server span, when tracing is on. */
+  readonly span?: Span;
 }
 
 /** Where the listener puts the call record for the handler adapter to find. */
@@ -34,6 +37,8 @@ export interface RequestInfo {
   readonly signal: AbortSignal;
   /** Milliseconds left until the call's deadline (already capped by the server). */
   readonly remainingMs: () => number;
+  /** `traceparent`/`tracestate` to put on outgoing calls and events made for this call. */
+  readonly traceHeaders: () => Record<string, string>;
 }
 
 /** The current call, in every handler's context. */
@@ -60,6 +65,7 @@ export function callRecordOf(context: HandlerContext): CallRecord {
     protocol: protocolOf(context.requestHeader.get("content-type")),
     startedAt: performance.now(),
   };
+  // Not through a kit listener (e.g. a bare Connect router): no span, no access log.
   context.values.set(callRecordKey, created);
   return created;
 }

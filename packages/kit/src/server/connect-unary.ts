@@ -9,7 +9,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { codeToHttpStatus, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { create, fromBinary, fromJsonString, toBinary, toJsonString, type DescMessage } from "@bufbuild/protobuf";
-import { correlationIdOf, type CallRecord } from "./call.js";
+import type { CallRecord } from "./call.js";
 import type { UnaryRoute } from "./routes.js";
 import { endCall, startCall } from "./rpc.js";
 
@@ -72,7 +72,7 @@ async function serve(
   body: Promise<Uint8Array>,
 ): Promise<Response> {
   const requestHeader = request.headers;
-  const record: CallRecord = startCall(route.method, correlationIdOf(requestHeader), "connect");
+  const record: CallRecord = startCall(route.method, requestHeader, "connect");
   let responseHeader: Headers | undefined;
   try {
     const input = decode(route.method.input, encoding, await body);

@@ -72,11 +72,33 @@ async function handle(
     const response = await serveRpc(handler, header, (contextValues) =>
       universalRequestFromNodeRequest(req, res, undefined, contextValues),
     );
-    await universalResponseToNodeResponse(response, res);
+    // A response that ends before its request was read to the end (one over the size limit)
+    // leaves the stream half-open: Bun's compat response then never finishes, and the session
+    // holds shutdown until the grace period cuts it. Reset such a stream with NO_ERROR once the
+    // response is sent (RFC 9113 section 8.1), and stop waiting for it.
+    const closed = new Promise<void>((resolve) => res.once("close", resolve));
+    const body = thenResetIfUnread(response.body, req, res);
+    await Promise.race([universalResponseToNodeResponse({ ...response, body }, res), closed]);
   } catch (e) {
     writeLogLine("error", "http/2 request failed", { path, error: e instanceof Error ? e.message : String(e) });
     if (!res.headersSent) res.writeHead(500);
     res.end();
+  }
+}
+
+/** Passes the body through; after its last chunk, resets the stream if the request is still unread. */
+async function* thenResetIfUnread(
+  body: AsyncIterable<Uint8Array> | undefined,
+  req: http2.Http2ServerRequest,
+  res: http2.Http2ServerResponse,
+): AsyncIterable<Uint8Array> {
+  try {
+    if (body !== undefined) yield* body;
+  } finally {
+    // After the trailers that connect-node writes once the body ends.
+    setImmediate(() => {
+      if (!req.readableEnded && !res.stream.closed) res.stream.close(http2.constants.NGHTTP2_NO_ERROR);
+    });
   }
 }
 

@@ -17,6 +17,7 @@ import type {
 import { Cause, Context, Effect, Exit, Stream } from "effect";
 import type { DomainErrorOf, KitError, MeridianService } from "@meridian/sdk";
 import { DeadlineExceeded, toWireError } from "../errors.js";
+import { traceHeadersOf } from "../telemetry/tracing.js";
 import { callRecordOf, RequestContext, type CallRecord, type RequestInfo } from "./call.js";
 
 /** The errors a handler of service M may fail with: its domain errors and the kit's. */
@@ -257,6 +258,7 @@ function requestInfo(call: UnaryCall, method: string, timeoutMs: number): Reques
     },
     signal: call.signal ?? neverAborted,
     remainingMs: () => Math.max(0, deadline - performance.now()),
+    traceHeaders: () => traceHeadersOf(call.record.span, call.requestHeader),
   };
 }
 

@@ -10,6 +10,7 @@ import type { UniversalHandler, UniversalServerRequest, UniversalServerResponse 
 import type { DescMethod } from "@bufbuild/protobuf";
 import { writeLogLine, type Level } from "../log.js";
 import { metrics, type BoundHistogram, type BoundSeries } from "../telemetry/metrics.js";
+import { endServerSpan, startServerSpan, tracingEnabled } from "../telemetry/tracing.js";
 import { callRecordKey, correlationIdOf, protocolOf, type CallRecord, type Protocol } from "./call.js";
 
 const requests = metrics.counter("rpc_server_requests_total", "RPCs served, by method, protocol and code.", [
@@ -23,6 +24,7 @@ const inFlight = metrics.gauge("rpc_server_in_flight", "RPCs being served now.",
 /** A method's name and its bound metric series, made once per method. */
 interface MethodTelemetry {
   readonly method: string;
+  readonly names: { readonly service: string; readonly name: string };
   readonly inFlight: BoundSeries;
   readonly duration: BoundHistogram;
   readonly requests: Map<string, Pick<BoundSeries, "inc">>;
@@ -34,16 +36,27 @@ function telemetryOf(method: DescMethod): MethodTelemetry {
   let found = telemetryByMethod.get(method);
   if (found === undefined) {
     const labels = { method: `${method.parent.typeName}/${method.name}` };
-    found = { method: labels.method, inFlight: inFlight.bind(labels), duration: durations.bind(labels), requests: new Map() };
+    found = {
+      method: labels.method,
+      names: { service: method.parent.typeName, name: method.name },
+      inFlight: inFlight.bind(labels),
+      duration: durations.bind(labels),
+      requests: new Map(),
+    };
     telemetryByMethod.set(method, found);
   }
   return found;
 }
 
-/** Opens the record of a call and counts it in flight. */
-export function startCall(method: DescMethod, correlationId: string, protocol: Protocol): CallRecord {
-  telemetryOf(method).inFlight.inc();
-  return { correlationId, protocol, startedAt: performance.now() };
+/** Opens the record of a call: its correlation id, its span (when tracing), counted in flight. */
+export function startCall(method: DescMethod, header: Headers, protocol: Protocol): CallRecord {
+  const telemetry = telemetryOf(method);
+  telemetry.inFlight.inc();
+  const correlationId = correlationIdOf(header);
+  const span = tracingEnabled() ? startServerSpan(telemetry.names, protocol, header) : undefined;
+  return span === undefined
+    ? { correlationId, protocol, startedAt: performance.now() }
+    : { correlationId, protocol, startedAt: performance.now(), span };
 }
 
 /** Closes the record of a call: metrics and one access-log line. */
@@ -61,6 +74,7 @@ export function endCall(method: DescMethod, record: CallRecord, httpStatus: numb
   counter.inc();
   telemetry.duration.observe(seconds);
   telemetry.inFlight.dec();
+  if (record.span !== undefined) endServerSpan(record.span, code, record.correlationId);
   const level: Level = code === Code.Internal || code === Code.Unknown || code === Code.DataLoss ? "error" : "info";
   writeLogLine(level, "rpc", {
     correlation_id: record.correlationId,
@@ -81,7 +95,7 @@ export async function serveRpc(
   header: Headers,
   toRequest: (contextValues: ContextValues) => UniversalServerRequest,
 ): Promise<UniversalServerResponse> {
-  const record = startCall(handler.method, correlationIdOf(header), protocolOf(header.get("content-type")));
+  const record = startCall(handler.method, header, protocolOf(header.get("content-type")));
   const values = createContextValues();
   values.set(callRecordKey, record);
   let response: UniversalServerResponse;

@@ -1,0 +1,93 @@
+/**
+ * Tracing across two services over real sockets: the caller's traceparent
+ * becomes the parent of service A's server span, A passes its own context on
+ * to B, and every span lands in one trace with RPC attributes.
+ */
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { Effect, Layer, ManagedRuntime } from "effect";
+import { InMemorySpanExporter } from "@opentelemetry/sdk-trace";
+import { createMeridianClient, typedErrorOf } from "@meridian/sdk";
+import { createNodeTransport } from "@meridian/sdk/node";
+import { Sector, Universe, UnknownSymbol } from "@meridian/sdk/universe";
+import { layerHealth } from "../health.js";
+import { layerLifecycle } from "../lifecycle.js";
+import { RequestContext } from "../server/call.js";
+import { implement } from "../server/implement.js";
+import { serve, Server } from "../server/serve.js";
+import { layerTracingTo, tracingEnabled } from "./tracing.js";
+
+const exporter = new InMemorySpanExporter();
+let bUrl = "";
+
+// Service B answers; service A calls B for every request, passing its trace context on.
+const serviceB = implement(Universe, {
+  getSecurity: (request) =>
+    request.symbol === "AAPL"
+      ? Effect.succeed({ security: { symbol: "AAPL", name: "Apple", sector: Sector.TECHNOLOGY, currency: "USD" } })
+      : Effect.fail(new UnknownSymbol({ symbol: request.symbol })),
+  listSecurities: () => Effect.succeed({}),
+  upsertSecurity: () => Effect.succeed({}),
+});
+const serviceA = implement(Universe, {
+  getSecurity: (request) =>
+    Effect.gen(function* () {
+      const context = yield* Effect.service(RequestContext);
+      const b = createMeridianClient(Universe, { transport: createNodeTransport({ baseUrl: bUrl, protocol: "grpc" }) });
+      return yield* Effect.tryPromise({
+        try: () => b.getSecurity(request, { headers: context.traceHeaders() }),
+        catch: (cause) => typedErrorOf(Universe, cause),
+      });
+    }),
+  listSecurities: () => Effect.succeed({}),
+  upsertSecurity: () => Effect.succeed({}),
+});
+
+const base = layerHealth.pipe(Layer.provideMerge(layerLifecycle));
+const ports = { httpPort: 0, grpcPort: 0 };
+const runtimeB = ManagedRuntime.make(serve({ name: "b", services: [serviceB], config: ports }).pipe(Layer.provide(base)));
+const runtimeA = ManagedRuntime.make(
+  serve({ name: "a", services: [serviceA], config: ports }).pipe(
+    Layer.provide(base),
+    Layer.provideMerge(layerTracingTo(exporter, { serviceName: "test", batch: false })),
+  ),
+);
+let aUrl = "";
+
+beforeAll(async () => {
+  bUrl = (await runtimeB.runPromise(Effect.service(Server))).grpc.url;
+  aUrl = (await runtimeA.runPromise(Effect.service(Server))).http.url;
+});
+
+afterAll(async () => {
+  await runtimeA.dispose();
+  await runtimeB.dispose();
+  expect(tracingEnabled()).toBe(false);
+});
+
+test("one trace spans the caller, service A and service B, parent to child", async () => {
+  exporter.reset();
+  const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+  const callerSpan = "00f067aa0ba902b7";
+  const client = createMeridianClient(Universe, { baseUrl: aUrl });
+  await client.getSecurity({ symbol: "AAPL" }, { headers: { traceparent: `00-${traceId}-${callerSpan}-01` } });
+  await Bun.sleep(50);
+  const spans = exporter.getFinishedSpans();
+  expect(spans.length).toBe(2);
+  expect(spans.every((s) => s.spanContext().traceId === traceId)).toBe(true);
+  const a = spans.find((s) => s.parentSpanContext?.spanId === callerSpan);
+  const b = spans.find((s) => s.parentSpanContext?.spanId === a?.spanContext().spanId);
+  expect(a).toBeDefined();
+  expect(b).toBeDefined();
+  expect(a?.name).toBe("meridian.universe.v1.UniverseService/GetSecurity");
+  expect(a?.attributes).toMatchObject({ "rpc.system": "connect_rpc", "rpc.method": "GetSecurity", "rpc.grpc.status_code": 0 });
+  expect(b?.attributes).toMatchObject({ "rpc.system": "grpc", "rpc.service": "meridian.universe.v1.UniverseService" });
+});
+
+test("a failed call records its code on the span", async () => {
+  exporter.reset();
+  const client = createMeridianClient(Universe, { baseUrl: aUrl });
+  await client.getSecurity({ symbol: "NOPE" }).catch(() => undefined);
+  await Bun.sleep(50);
+  const codes = exporter.getFinishedSpans().map((s) => s.attributes["rpc.connect_rpc.error_code"]);
+  expect(codes).toEqual(["not_found", "not_found"]);
+});
