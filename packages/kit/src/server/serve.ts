@@ -9,6 +9,7 @@ import { readConfig, serverConfig, type ConfigInvalid, type ServerConfig } from 
 import { Health } from "../health.js";
 import { Lifecycle } from "../lifecycle.js";
 import { configureLogging, writeLogLine } from "../log.js";
+import { corsConfig, withCors, type CorsOptions } from "./cors.js";
 import { createFetchHandler } from "./fetch-handler.js";
 import { listenGrpc } from "./grpc-listener.js";
 import { listenHttp, type ListenFailed, type Listener } from "./http-listener.js";
@@ -32,6 +33,8 @@ export interface ServeOptions<R> {
   readonly services: ReadonlyArray<Effect.Effect<ServiceBinding, never, R>>;
   /** Defaults to the environment (HTTP_PORT, GRPC_PORT, …), validated. */
   readonly config?: Partial<ServerConfig>;
+  /** Browser origins allowed on HTTP_PORT; defaults to CORS_ALLOWED_ORIGINS (unset: none). */
+  readonly cors?: CorsOptions;
 }
 
 /**
@@ -60,7 +63,10 @@ export function serve<R>(
         host: config.host,
         port: config.httpPort,
         graceMs: config.shutdownGraceMs,
-        fetch: createFetchHandler({ routes, health, service: options.name, version }),
+        fetch: withCors(
+          createFetchHandler({ routes, health, service: options.name, version }),
+          options.cors ?? (yield* readConfig(corsConfig)),
+        ),
       });
       const grpc = yield* listenGrpc({
         host: config.host,

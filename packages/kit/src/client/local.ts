@@ -1,0 +1,41 @@
+/**
+ * The services this process serves to its own clients with no socket (local
+ * mode): the all-in-one launcher registers its bindings here, and a client of
+ * a service with no URL configured calls it through the in-process transport,
+ * under the same handler adapter and limits as a call from the network.
+ */
+import type { Transport } from "@connectrpc/connect";
+import { Context, Effect, Layer } from "effect";
+import type { ServiceBinding } from "../server/implement.js";
+import { inProcess } from "../server/in-process.js";
+import type { RouteOptions } from "../server/routes.js";
+
+/** The in-process services of this process, by proto service name. */
+export interface LocalRegistry {
+  /** The in-process transport to a service, if this process serves it. */
+  readonly transportOf: (typeName: string) => Transport | undefined;
+  /** Every service served in-process (for messages). */
+  readonly typeNames: ReadonlyArray<string>;
+}
+
+/** The services callable in-process; absent when the process serves none to itself. */
+export class LocalServices extends Context.Service<LocalServices, LocalRegistry>()("@meridian/kit/LocalServices") {}
+
+/** Binds the services to the current context and makes them callable in-process by the clients of this process. */
+export function layerLocalServices<R>(
+  services: ReadonlyArray<Effect.Effect<ServiceBinding, never, R>>,
+  options?: RouteOptions,
+): Layer.Layer<LocalServices, never, R> {
+  return Layer.effect(
+    LocalServices,
+    Effect.gen(function* () {
+      const bindings = yield* Effect.all(services);
+      const transport = yield* inProcess(bindings.map((b) => Effect.succeed(b)), options);
+      const typeNames = bindings.map((b) => b.service.desc.typeName);
+      return {
+        transportOf: (typeName: string) => (typeNames.includes(typeName) ? transport : undefined),
+        typeNames,
+      };
+    }),
+  );
+}

@@ -1,0 +1,104 @@
+/**
+ * Client telemetry in the kit's one registry and one logger: per call a
+ * debug line and RED metrics by downstream and method; retries by code;
+ * breaker state and bulkhead load read at scrape time.
+ */
+import type { DescMethod } from "@bufbuild/protobuf";
+import { codeToString } from "@connectrpc/connect/protocol-connect";
+import type { BreakerState, ClientHooks, ResilientTransport } from "@meridian/sdk";
+import { isLogged, writeLogLine } from "../log.js";
+import { metrics } from "../telemetry/metrics.js";
+
+const calls = metrics.counter("rpc_client_requests_total", "Calls made to other services, by downstream, method and code.", [
+  "downstream",
+  "method",
+  "code",
+]);
+const durations = metrics.histogram("rpc_client_duration_seconds", "Time of a call, retries and queueing included.", [
+  "downstream",
+  "method",
+]);
+const retries = metrics.counter("rpc_client_retries_total", "Retries sent, by downstream, method and the code retried.", [
+  "downstream",
+  "method",
+  "code",
+]);
+const breakerStates = metrics.gauge(
+  "rpc_client_breaker_state",
+  "Circuit breaker of each endpoint: 0 closed, 1 half-open, 2 open.",
+  ["downstream", "endpoint"],
+);
+const bulkheadActive = metrics.gauge("rpc_client_bulkhead_active", "Calls in flight under the bulkhead.", ["downstream"]);
+const bulkheadQueued = metrics.gauge("rpc_client_bulkhead_queued", "Calls waiting in the bulkhead's queue.", ["downstream"]);
+
+const breakerValue: Record<BreakerState, number> = { closed: 0, half_open: 1, open: 2 };
+
+/** The hooks that count, time and log every call of a client of `downstream` (mode: "remote" or "local"). */
+export function telemetryHooks(downstream: string, mode: "remote" | "local"): ClientHooks {
+  return {
+    onCallEnded: ({ method, error, durationMs, attempts, endpoint, requestHeader }) => {
+      const name = methodName(method);
+      const code = error === undefined ? "ok" : codeToString(error.code);
+      calls.inc({ downstream, method: name, code });
+      durations.observe({ downstream, method: name }, durationMs / 1000);
+      if (!isLogged("debug")) return;
+      writeLogLine("debug", "rpc client", {
+        correlation_id: requestHeader.get("x-request-id") ?? undefined,
+        downstream,
+        mode,
+        method: name,
+        endpoint,
+        code,
+        attempts,
+        duration_ms: Math.round(durationMs * 1000) / 1000,
+        ...(error === undefined ? {} : { error: error.rawMessage }),
+      });
+    },
+    onRetry: ({ method, attempt, delayMs, error }) => {
+      retries.inc({ downstream, method: methodName(method), code: codeToString(error.code) });
+      if (isLogged("debug")) {
+        writeLogLine("debug", "rpc client retry", {
+          downstream,
+          method: methodName(method),
+          attempt,
+          delay_ms: Math.round(delayMs),
+          code: codeToString(error.code),
+        });
+      }
+    },
+    onBreakerTransition: ({ endpoint, from, to }) => {
+      writeLogLine(to === "open" ? "warn" : "info", "circuit breaker", { downstream, endpoint, from, to });
+    },
+  };
+}
+
+/** Publishes the transport's breaker and bulkhead state as gauges, read at each scrape; the result stops it. */
+export function publishState(transport: ResilientTransport): () => void {
+  const stops = [
+    breakerStates.collect(() => {
+      const { downstream, endpoints } = transport.state();
+      return endpoints.map((e) => ({ labels: { downstream, endpoint: e.url }, value: breakerValue[e.breaker] }));
+    }),
+    bulkheadActive.collect(() => {
+      const { downstream, bulkhead } = transport.state();
+      return bulkhead === undefined ? [] : [{ labels: { downstream }, value: bulkhead.active }];
+    }),
+    bulkheadQueued.collect(() => {
+      const { downstream, bulkhead } = transport.state();
+      return bulkhead === undefined ? [] : [{ labels: { downstream }, value: bulkhead.queued }];
+    }),
+  ];
+  return () => stops.forEach((stop) => stop());
+}
+
+const names = new WeakMap<DescMethod, string>();
+
+/** "meridian.universe.v1.UniverseService/GetSecurity", as the server's metrics name it. */
+function methodName(method: DescMethod): string {
+  let name = names.get(method);
+  if (name === undefined) {
+    name = `${method.parent.typeName}/${method.name}`;
+    names.set(method, name);
+  }
+  return name;
+}
