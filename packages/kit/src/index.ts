@@ -13,4 +13,5 @@ export { serve, Server, type ServeOptions, type ServerAddresses } from "./server
 export * from "./paging.js";
 export { inProcess, inProcessTransport } from "./server/in-process.js";
 export * from "./telemetry/metrics.js";
+export { layerProcessMetrics } from "./telemetry/process.js";
 export { layerTracing, layerTracingTo, startSpan, tracingEnabled, traceHeadersOf } from "./telemetry/tracing.js";

@@ -8,3 +8,4 @@ export { migrate } from "./migrations.js";
 export { layerSql, Sql, type SqlOptions } from "./sql.js";
 export { isConnectionFailure, query } from "./query.js";
 export { layerSqlHealth } from "./health.js";
+export { layerSqlMetrics } from "./metrics.js";

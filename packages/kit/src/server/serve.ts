@@ -9,11 +9,14 @@ import { readConfig, serverConfig, type ConfigInvalid, type ServerConfig } from 
 import { Health } from "../health.js";
 import { Lifecycle } from "../lifecycle.js";
 import { configureLogging, writeLogLine } from "../log.js";
+import { layerProcessMetrics } from "../telemetry/process.js";
 import { corsConfig, withCors, type CorsOptions } from "./cors.js";
 import { createFetchHandler } from "./fetch-handler.js";
+import { grpcHealth, GrpcHealthService } from "./grpc-health.js";
 import { listenGrpc } from "./grpc-listener.js";
 import { listenHttp, type ListenFailed, type Listener } from "./http-listener.js";
 import type { ServiceBinding } from "./implement.js";
+import { reflectionServices, serverReflection } from "./reflection.js";
 import { createRoutes } from "./routes.js";
 
 /** Where a running server listens. */
@@ -52,13 +55,20 @@ export function serve<R>(
       configureLogging({ level: config.logLevel, service: options.name });
       const lifecycle = yield* Effect.service(Lifecycle);
       const health = yield* Effect.service(Health);
-      const bindings = yield* Effect.all(options.services);
+      const version = options.version ?? "0.1.0";
+      // Every server also answers grpc.health.v1 and server reflection, over what it serves.
+      const own = yield* Effect.all(options.services);
+      const served = [...own.map((b) => b.service), GrpcHealthService, ...reflectionServices];
+      const bindings = [
+        ...own,
+        yield* grpcHealth({ service: options.name, version, services: served.map((s) => s.desc.typeName) }),
+        ...serverReflection(served),
+      ];
       const routes = createRoutes(bindings, {
         maxMessageBytes: config.maxMessageBytes,
         deadlineCapMs: config.deadlineCapMs,
         shutdown: lifecycle.shutdown,
       });
-      const version = options.version ?? "0.1.0";
       const http = yield* listenHttp({
         host: config.host,
         port: config.httpPort,
@@ -84,5 +94,5 @@ export function serve<R>(
       });
       return { http, grpc };
     }),
-  );
+  ).pipe(Layer.merge(layerProcessMetrics));
 }
