@@ -232,13 +232,13 @@ describe("local and remote mode", () => {
     const outcomesOf = (universe: EffectClient<typeof Universe>) =>
       run(
         Effect.all(
-          [
+          ([
             universe.getSecurity({ symbol: "AAPL" }),
             universe.getSecurity({ symbol: "NOPE" }),
             universe.getSecurity({ symbol: "" }),
             universe.listSecurities({}),
             universe.upsertSecurity({ security: { symbol: "MSFT", name: "Microsoft" } }),
-          ].map((call) =>
+          ] as ReadonlyArray<Effect.Effect<unknown, unknown>>).map((call) =>
             Effect.exit(call).pipe(
               Effect.map((exit) =>
                 Exit.isSuccess(exit)

@@ -17,7 +17,7 @@ export interface CorsOptions {
 
 /** Request headers a browser may send: Connect's and gRPC-Web's, plus correlation, trace context, auth and idempotency keys. */
 export const corsAllowedHeaders: ReadonlyArray<string> = [
-  ...connectCors.allowedHeaders,
+  ...connectCors.allowedHeaders.map((h) => h.toLowerCase()),
   "x-request-id",
   "traceparent",
   "tracestate",
@@ -27,7 +27,7 @@ export const corsAllowedHeaders: ReadonlyArray<string> = [
 
 /** Response headers a page may read: gRPC-Web status and details, Connect's, the correlation id and retry-after. */
 export const corsExposedHeaders: ReadonlyArray<string> = [
-  ...connectCors.exposedHeaders,
+  ...connectCors.exposedHeaders.map((h) => h.toLowerCase()),
   "x-request-id",
   "retry-after",
 ];
