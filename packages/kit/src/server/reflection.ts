@@ -3,13 +3,17 @@
  * many clients still ask for first), so `grpcurl` and `buf curl` list and call
  * the served services without local proto files. Answers come from the
  * descriptors compiled into the generated code: each served service's file and
- * its transitive dependencies, serialized as `google.protobuf.FileDescriptorProto`.
+ * its transitive dependencies, serialized as `google.protobuf.FileDescriptorProto`,
+ * and the files of the errors they may send (ErrorInfo, kit and domain errors),
+ * so clients can decode error details too.
  * The method is bidirectional streaming, which needs HTTP/2: it works on GRPC_PORT.
  */
 import { Code, type ServiceImpl } from "@connectrpc/connect";
 import { toBinary, type DescFile, type DescMessage } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import type { MeridianService } from "@meridian/sdk";
+import { ErrorInfoSchema } from "@meridian/sdk/common";
+import { KitErrors } from "@meridian/sdk/kit-errors";
 // The SDK exports no path for the vendored gRPC protos yet; see the report of issue 5.
 import { ServerReflection as ReflectionV1 } from "../../../../sdk/src/gen/grpc/reflection/v1/reflection_meridian.js";
 import { ServerReflection as ReflectionV1alpha } from "../../../../sdk/src/gen/grpc/reflection/v1alpha/reflection_meridian.js";
@@ -160,7 +164,12 @@ function indexDescriptors(services: ReadonlyArray<MeridianService>): DescriptorI
     }
     for (const dependency of file.dependencies) addFile(dependency);
   };
-  for (const service of services) addFile(service.desc.file);
+  for (const service of services) {
+    addFile(service.desc.file);
+    for (const error of service.errors) addFile(error.schema.file);
+  }
+  addFile(ErrorInfoSchema.file);
+  for (const error of KitErrors) addFile(error.schema.file);
   const encodedByName = new Map<string, Uint8Array>();
   return {
     services: [...new Set(services.map((s) => s.desc.typeName))],
