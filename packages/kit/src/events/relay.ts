@@ -1,0 +1,201 @@
+/**
+ * The outbox relay: publishes the outbox's unsent rows in order, marks them sent with their
+ * stream id, and deletes them once every consumer group has acknowledged them. Until then a row
+ * can be published again: if the stream store loses its data (a Redis restart without
+ * persistence; a restart of the in-process bus), the relay sees its marker gone and republishes
+ * every unconfirmed row. It survives restarts of itself, of PostgreSQL and of Redis; on the wire
+ * it is at least once.
+ */
+import { Cause, Effect, Exit, Layer } from "effect";
+import type postgres from "postgres";
+import { writeLogLine } from "../log.js";
+import { Sql } from "../postgres/sql.js";
+import { outageLog } from "../redis/outage-log.js";
+import { MarkerLost, parseStreamId, StreamFull, type Marker } from "./backend.js";
+import { EventBus, type EventBusShape } from "./bus.js";
+import * as m from "./metrics.js";
+import { ensureEventTables } from "./tables.js";
+
+/** How much and how often. */
+export interface RelayOptions {
+  /** Rows published per round (default 500). */
+  readonly batchSize?: number;
+  /** Wait between rounds when the outbox is drained, ms (default 50). */
+  readonly pollIntervalMs?: number;
+  /** How often sent rows are checked for acknowledgement (and deleted), ms (default 1000). */
+  readonly confirmIntervalMs?: number;
+}
+
+/**
+ * Runs the relay of the service's outbox (its `Sql` schema) to its event bus for as long as the
+ * Layer lives; a round in progress finishes before release. Any number of instances may run: a
+ * transaction-scoped advisory lock lets one publish at a time, which keeps the order.
+ */
+export const layerOutboxRelay = (options: RelayOptions = {}): Layer.Layer<never, never, Sql | EventBus> =>
+  Layer.effectDiscard(
+    Effect.gen(function* () {
+      const relay = new Relay(yield* Sql, yield* EventBus, options);
+      yield* Effect.forkScoped(relay.run);
+    }),
+  );
+
+interface OutboxRow {
+  readonly position: string;
+  readonly topic: string;
+  readonly envelope: Buffer;
+}
+
+class Relay {
+  private readonly batchSize: number;
+  private readonly pollIntervalMs: number;
+  private readonly confirmIntervalMs: number;
+  private readonly outage = outageLog("outbox relay cannot publish");
+  private marker: Marker | undefined;
+  private schema = "";
+  private nextConfirmAt = 0;
+
+  constructor(
+    private readonly sql: postgres.Sql,
+    private readonly bus: EventBusShape,
+    options: RelayOptions,
+  ) {
+    this.batchSize = options.batchSize ?? 500;
+    this.pollIntervalMs = options.pollIntervalMs ?? 50;
+    this.confirmIntervalMs = options.confirmIntervalMs ?? 1000;
+  }
+
+  readonly run: Effect.Effect<void> = Effect.gen({ self: this }, function* () {
+    let failures = 0;
+    while (true) {
+      // A round is not cut short at shutdown: what it published gets marked sent.
+      const round = yield* Effect.exit(Effect.uninterruptible(Effect.tryPromise(() => this.round())));
+      if (Exit.isFailure(round)) {
+        failures += 1;
+        m.relayErrors.inc({ schema: this.schema });
+        this.outage.failed({ schema: this.schema, error: describe(Cause.squash(round.cause)) });
+        yield* Effect.sleep(Math.min(5000, 50 * 2 ** Math.min(failures, 7)));
+        continue;
+      }
+      if (failures > 0) this.outage.recovered({ schema: this.schema });
+      failures = 0;
+      if (round.value < this.batchSize) yield* Effect.sleep(this.pollIntervalMs);
+    }
+  });
+
+  /** One round: publish a batch, and now and then confirm. Returns the rows published. */
+  private async round(): Promise<number> {
+    const marker = this.marker ?? (await this.loadMarker());
+    const published = await this.publishBatch(marker);
+    if (Date.now() >= this.nextConfirmAt) {
+      await this.confirm(marker);
+      this.nextConfirmAt = Date.now() + this.confirmIntervalMs;
+    }
+    return published;
+  }
+
+  private async loadMarker(): Promise<Marker> {
+    await ensureEventTables(this.sql);
+    const [row] = await this.sql<{ schema: string }[]>`select current_schema() as schema`;
+    this.schema = row?.schema ?? "";
+    await this.sql`insert into meridian_outbox_marker (token) values (${crypto.randomUUID()}) on conflict do nothing`;
+    const [marker] = await this.sql<{ token: string }[]>`select token from meridian_outbox_marker`;
+    this.marker = { key: `${this.bus.keyPrefix}meridian:outbox:${this.schema}:marker`, token: marker!.token };
+    return this.marker;
+  }
+
+  private async publishBatch(marker: Marker): Promise<number> {
+    const published = await this.sql.begin(async (tx) => {
+      if (!(await this.lock(tx))) return 0;
+      const rows = await tx<OutboxRow[]>`
+        select position, topic, envelope from meridian_outbox
+        where sent_at is null order by position limit ${this.batchSize}`;
+      if (rows.length === 0) return 0;
+      // Issued together, the appends are pipelined on one connection and land in order.
+      const results = await Promise.allSettled(
+        rows.map((row) => this.bus.backend.append(this.bus.streamKey(row.topic), row.envelope, { maxLen: this.bus.maxLen, marker })),
+      );
+      if (results.some((r) => r.status === "rejected" && r.reason instanceof MarkerLost)) return "lost" as const;
+      const sent: Array<{ position: string; ms: number; seq: number }> = [];
+      let firstFailure: unknown;
+      results.forEach((result, i) => {
+        const row = rows[i]!;
+        if (result.status === "fulfilled") {
+          const [ms, seq] = parseStreamId(result.value.streamId);
+          sent.push({ position: row.position, ms, seq });
+          m.published.inc({ topic: row.topic });
+          if (result.value.droppedUnconsumed > 0) m.droppedUnconsumed.inc({ topic: row.topic }, result.value.droppedUnconsumed);
+        } else {
+          firstFailure ??= result.reason;
+          m.publishFailures.inc({ topic: row.topic, reason: result.reason instanceof StreamFull ? "stream_full" : "unavailable" });
+        }
+      });
+      if (sent.length > 0) {
+        await tx`
+          update meridian_outbox as o set sent_at = now(), stream_ms = v.ms, stream_seq = v.seq
+          from unnest(${sent.map((s) => s.position)}::bigint[], ${sent.map((s) => s.ms)}::bigint[], ${sent.map((s) => s.seq)}::bigint[])
+            as v(position, ms, seq)
+          where o.position = v.position`;
+        m.relayed.inc({ schema: this.schema }, sent.length);
+      }
+      // Nothing went out: back off. Some did: the rest is retried next round.
+      if (sent.length === 0 && firstFailure !== undefined) throw firstFailure;
+      if (firstFailure !== undefined) this.outage.failed({ schema: this.schema, error: describe(firstFailure) });
+      return sent.length;
+    });
+    if (published !== "lost") return published;
+    await this.replay(marker);
+    return this.batchSize;
+  }
+
+  /** Deletes rows every consumer group acknowledged; replays everything when the store lost its data. */
+  private async confirm(marker: Marker): Promise<void> {
+    const topics = await this.sql<{ topic: string }[]>`select distinct topic from meridian_outbox where sent_at is not null`;
+    for (const { topic } of topics) {
+      const consumption = await this.bus.backend.consumption(this.bus.streamKey(topic), marker);
+      if (consumption._tag === "lost") {
+        await this.replay(marker);
+        break;
+      }
+      if (consumption._tag === "noGroups") {
+        await this.sql`delete from meridian_outbox where topic = ${topic} and sent_at is not null`;
+      } else {
+        const [ms, seq] = parseStreamId(consumption.streamId);
+        await this.sql`
+          delete from meridian_outbox
+          where topic = ${topic} and sent_at is not null and (stream_ms, stream_seq) < (${ms}::bigint, ${seq}::bigint)`;
+      }
+    }
+    const [counts] = await this.sql<{ unsent: string; unconfirmed: string }[]>`
+      select count(*) filter (where sent_at is null) as unsent, count(*) filter (where sent_at is not null) as unconfirmed
+      from meridian_outbox`;
+    m.outboxRows.set({ schema: this.schema, state: "unsent" }, Number(counts?.unsent ?? 0));
+    m.outboxRows.set({ schema: this.schema, state: "unconfirmed" }, Number(counts?.unconfirmed ?? 0));
+  }
+
+  // Everything sent but not confirmed may be gone with the store: mark it unsent, commit, and
+  // only then restore the marker, which lets appends through again, so nothing slips past.
+  private async replay(marker: Marker): Promise<void> {
+    const reset = await this.sql.begin(async (tx) => {
+      if (!(await this.lock(tx))) return undefined; // the relay holding the lock replays
+      const result = await tx`update meridian_outbox set sent_at = null, stream_ms = null, stream_seq = null where sent_at is not null`;
+      return result.count;
+    });
+    if (reset === undefined) return;
+    await this.bus.backend.setMarker(marker);
+    if (reset > 0) {
+      m.replayed.inc({ schema: this.schema });
+      writeLogLine("warn", "the event bus lost its data: republishing unconfirmed outbox rows", { schema: this.schema, rows: reset });
+    }
+  }
+
+  // One relay at a time per schema publishes; the others skip the round.
+  private async lock(tx: postgres.TransactionSql): Promise<boolean> {
+    const [row] = await tx<{ locked: boolean }[]>`
+      select pg_try_advisory_xact_lock(hashtext('meridian.outbox'), hashtext(current_schema())) as locked`;
+    return row?.locked === true;
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message || error.name : String(error);
+}
