@@ -118,7 +118,7 @@ class Consumer<A extends Message, E, R> {
   readonly run: Effect.Effect<void, never, R> = Effect.gen({ self: this }, function* () {
     let failures = 0;
     while (true) {
-      const batch = yield* Effect.exit(Effect.tryPromise(() => this.nextBatch()));
+      const batch = yield* Effect.exit(Effect.tryPromise({ try: () => this.nextBatch(), catch: (e) => e }));
       if (Exit.isFailure(batch)) {
         failures += 1;
         this.outage.failed({ ...this.labels, consumer: this.name, error: describe(Cause.squash(batch.cause)) });

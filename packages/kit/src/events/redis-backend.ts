@@ -65,9 +65,9 @@ end
 
 // KEYS: stream [, marker]; ARGV: max_len, marker token, envelope
 const appendScript = `${library}
-if KEYS[2] ~= nil and redis.call('GET', KEYS[2]) ~= ARGV[2] then return redis.error_reply('MARKERLOST') end
+if KEYS[2] ~= nil and redis.call('GET', KEYS[2]) ~= ARGV[2] then return redis.error_reply('MARKERLOST the outbox marker is gone') end
 local result = append(KEYS[1], tonumber(ARGV[1]), {'envelope', ARGV[3]})
-if result == nil then return redis.error_reply('STREAMFULL') end
+if result == nil then return redis.error_reply('STREAMFULL the stream is full of unacknowledged entries') end
 return result
 `;
 
@@ -78,7 +78,7 @@ if #pending == 0 then return 0 end
 local fields = {}
 for i = 4, #ARGV do fields[#fields + 1] = ARGV[i] end
 local result = append(KEYS[2], tonumber(ARGV[3]), fields)
-if result == nil then return redis.error_reply('STREAMFULL') end
+if result == nil then return redis.error_reply('STREAMFULL the stream is full of unacknowledged entries') end
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 return 1
 `;
@@ -300,8 +300,8 @@ const asBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.
 
 function translate(e: unknown, stream: string, markerKey: string | undefined): unknown {
   const message = String((e as Error)?.message ?? e);
-  if (message.startsWith("STREAMFULL")) return new StreamFull({ stream });
-  if (message.startsWith("MARKERLOST")) return new MarkerLost({ key: markerKey ?? "" });
+  if (/^(ERR )?STREAMFULL/.test(message)) return new StreamFull({ stream });
+  if (/^(ERR )?MARKERLOST/.test(message)) return new MarkerLost({ key: markerKey ?? "" });
   return e;
 }
 

@@ -68,7 +68,7 @@ class Relay {
     let failures = 0;
     while (true) {
       // A round is not cut short at shutdown: what it published gets marked sent.
-      const round = yield* Effect.exit(Effect.uninterruptible(Effect.tryPromise(() => this.round())));
+      const round = yield* Effect.exit(Effect.uninterruptible(Effect.tryPromise({ try: () => this.round(), catch: (e) => e })));
       if (Exit.isFailure(round)) {
         failures += 1;
         m.relayErrors.inc({ schema: this.schema });
