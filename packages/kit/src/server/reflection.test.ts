@@ -10,7 +10,10 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { Effect, Layer, ManagedRuntime } from "effect";
 import { Sector, Universe } from "@meridian/sdk/universe";
-import { ServerReflection } from "../../../../sdk/src/gen/grpc/reflection/v1/reflection_pb.js";
+import {
+  ServerReflection,
+  type ServerReflectionResponse,
+} from "../../../../sdk/src/gen/grpc/reflection/v1/reflection_pb.js";
 import { layerHealth } from "../health.js";
 import { layerLifecycle } from "../lifecycle.js";
 import { implement } from "./implement.js";
@@ -99,7 +102,7 @@ describe("server reflection", () => {
     async function* requests() {
       for (const messageRequest of asked) yield { messageRequest };
     }
-    const answers = [];
+    const answers: Array<ServerReflectionResponse["messageResponse"]> = [];
     for await (const response of client.serverReflectionInfo(requests())) answers.push(response.messageResponse);
     const filesOf = (answer: (typeof answers)[number] | undefined) => {
       if (answer?.case !== "fileDescriptorResponse") throw new Error(`expected files, got ${answer?.case}`);
