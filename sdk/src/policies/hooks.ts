@@ -17,8 +17,8 @@ export interface CallEnded {
   readonly attempts: number;
   /** The endpoint of the last attempt, if one was picked. */
   readonly endpoint: string | undefined;
-  /** The headers the call was sent with (correlation id, trace context). */
-  readonly requestHeader: Headers;
+  /** The headers the call was sent with (correlation id, trace context), as given. */
+  readonly requestHeader: HeadersInit | undefined;
 }
 
 /** A retry about to wait and go. */

@@ -414,7 +414,7 @@ describe("hooks and the Promise face", () => {
       [Code.NotFound, 1, "http://e0"],
       [undefined, 1, "http://e0"],
     ]);
-    expect(ended[0]!.requestHeader.get("x-request-id")).toBe("r-1");
+    expect(new Headers(ended[0]!.requestHeader).get("x-request-id")).toBe("r-1");
   });
 
   test("the Promise face rejects with the same ConnectError, and `canceled` when its signal aborts", async () => {

@@ -15,7 +15,7 @@ import {
   type Transport,
   type UnaryResponse,
 } from "@connectrpc/connect";
-import { Cause, Clock, Effect, Exit } from "effect";
+import { Cause, Clock, Effect, Exit, Pull, Schedule } from "effect";
 import { Balancer, type BalancedEndpoint } from "./balancer.js";
 import { CircuitBreaker, type BreakerState } from "./breaker.js";
 import { Bulkhead } from "./bulkhead.js";
@@ -105,61 +105,71 @@ export function createResilientTransport(options: ResilientTransportOptions): Re
   function unaryEffect<I extends DescMessage, O extends DescMessage>(
     method: DescMethodUnary<I, O>,
     timeoutMs: number | undefined,
-    headerInit: HeadersInit | undefined,
+    header: HeadersInit | undefined,
     input: MessageInitShape<I>,
     contextValues?: ContextValues,
   ): Effect.Effect<UnaryResponse<I, O>, ConnectError> {
     return Clock.clockWith((clock) => {
-      // Sub-millisecond time, so the first attempt passes on the whole deadline, not one ms less.
-      const now = () => Number(clock.currentTimeNanosUnsafe()) / 1e6;
-      const started = now();
+      const started = clock.currentTimeMillisUnsafe();
       const rules = methodPolicy(policy, method.localName);
       const timeout = timeoutMs ?? rules.timeoutMs;
+      if (timeout <= 0) return Effect.fail(deadlineExceeded(0));
       const deadlineAt = started + timeout;
-      const header = new Headers(headerInit);
       let attempts = 0;
       let endpointUrl: string | undefined;
       budget.earn();
 
       const send = Effect.suspend(() => {
-        const at = now();
+        const at = clock.currentTimeMillisUnsafe();
         const endpoint = balancer.pick(at);
         if (endpoint === undefined) return Effect.fail(circuitOpen(allUrls));
+        // The first attempt passes on the whole deadline; a retry what is left of it (connect-timeout-ms / grpc-timeout).
+        const remaining = attempts === 0 ? timeout : Math.max(1, deadlineAt - at);
         attempts++;
         endpointUrl = endpoint.url;
         endpoint.outstanding++;
-        // What is left of the deadline goes downstream (connect-timeout-ms / grpc-timeout).
-        const remaining = Math.max(1, Math.round(deadlineAt - at));
-        return Effect.tryPromise({
-          try: (signal) => endpoint.transport.unary(method, signal, remaining, header, input, contextValues),
-          catch: (e) => ConnectError.from(e),
-        }).pipe(Effect.onExit((exit) => Effect.sync(() => settle(endpoint, exit, now()))));
+        return Effect.onExit(
+          Effect.tryPromise({
+            try: (signal) => endpoint.transport.unary(method, signal, remaining, header, input, contextValues),
+            catch: (e) => ConnectError.from(e),
+          }),
+          (exit) => Effect.sync(() => settle(endpoint, exit, clock.currentTimeMillisUnsafe())),
+        );
       });
 
-      const attempt = Effect.suspend(() => {
-        const remaining = deadlineAt - now();
-        if (remaining <= 0) return Effect.fail(deadlineExceeded(timeout));
-        return bulkhead === undefined ? send : bulkhead.run(send, remaining);
-      });
+      const attempt =
+        bulkhead === undefined
+          ? send
+          : Effect.suspend(() => {
+              const remaining = deadlineAt - clock.currentTimeMillisUnsafe();
+              return remaining <= 0 ? Effect.fail(deadlineExceeded(timeout)) : bulkhead.run(send, remaining);
+            });
 
       const retry = rules.retry;
+      // The schedule is stepped only after a failure: a call that succeeds at once pays nothing for retries.
+      type Outcome = Effect.Effect<UnaryResponse<I, O>, ConnectError>;
+      const retrying = (first: ConnectError): Outcome => {
+        if (!isRetryable(first, retry)) return Effect.fail(first);
+        const schedule = retrySchedule(retry, (error, delayMs, retryNumber) => {
+          if (!isRetryable(error, retry)) return false;
+          if (clock.currentTimeMillisUnsafe() + delayMs >= deadlineAt) return false; // never past the deadline
+          if (!budget.trySpend()) return false;
+          hooks.onRetry?.({ method, attempt: retryNumber, delayMs, error });
+          return true;
+        });
+        return Effect.flatMap(Schedule.toStepWithMetadata(schedule), (step) => {
+          const next = (error: ConnectError): Outcome =>
+            Pull.matchEffect(step(error), {
+              onSuccess: () => Effect.catch(attempt, next),
+              onFailure: Effect.failCause,
+              onDone: () =>
+                Effect.fail(attempts > 1 && isRetryable(error, retry) ? retriesExhausted(attempts, error) : error),
+            });
+          return next(first);
+        });
+      };
       const program =
-        retry.maxAttempts > 1 && maySendTwice(method, header)
-          ? Effect.retry(
-              attempt,
-              retrySchedule(retry, (error, delayMs, retryNumber) => {
-                if (!isRetryable(error, retry)) return false;
-                if (now() + delayMs >= deadlineAt) return false; // never past the deadline
-                if (!budget.trySpend()) return false;
-                hooks.onRetry?.({ method, attempt: retryNumber, delayMs, error });
-                return true;
-              }),
-            ).pipe(
-              Effect.mapError((error) =>
-                attempts > 1 && isRetryable(error, retry) ? retriesExhausted(attempts, error) : error,
-              ),
-            )
-          : attempt;
+        retry.maxAttempts > 1 && maySendTwice(method, header) ? Effect.catch(attempt, retrying) : attempt;
 
       const onCallEnded = hooks.onCallEnded;
       if (onCallEnded === undefined) return program;
@@ -168,7 +178,7 @@ export function createResilientTransport(options: ResilientTransportOptions): Re
           onCallEnded({
             method,
             error: Exit.isSuccess(exit) ? undefined : errorOf(exit.cause),
-            durationMs: now() - started,
+            durationMs: clock.currentTimeMillisUnsafe() - started,
             attempts,
             endpoint: endpointUrl,
             requestHeader: header,

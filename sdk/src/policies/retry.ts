@@ -15,11 +15,11 @@ import { isPolicyRefusal } from "./refusals.js";
 export const idempotencyKeyHeader = "idempotency-key";
 
 /** True when a call may be sent twice: its method is NO_SIDE_EFFECTS or IDEMPOTENT, or it carries an idempotency key. */
-export function maySendTwice(method: DescMethod, header: Headers): boolean {
+export function maySendTwice(method: DescMethod, header: HeadersInit | undefined): boolean {
   return (
     method.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS ||
     method.idempotency === MethodOptions_IdempotencyLevel.IDEMPOTENT ||
-    header.has(idempotencyKeyHeader)
+    (header !== undefined && new Headers(header).has(idempotencyKeyHeader))
   );
 }
 

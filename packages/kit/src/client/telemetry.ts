@@ -43,7 +43,7 @@ export function telemetryHooks(downstream: string, mode: "remote" | "local"): Cl
       durations.observe({ downstream, method: name }, durationMs / 1000);
       if (!isLogged("debug")) return;
       writeLogLine("debug", "rpc client", {
-        correlation_id: requestHeader.get("x-request-id") ?? undefined,
+        correlation_id: new Headers(requestHeader).get("x-request-id") ?? undefined,
         downstream,
         mode,
         method: name,

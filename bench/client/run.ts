@@ -1,0 +1,182 @@
+/**
+ * `bun run bench/client/run.ts`: what the client stack costs per call. One
+ * kit server (bench/servers/kit.ts, access log off) runs in its own process;
+ * this process calls its Echo method over Connect binary on keep-alive
+ * HTTP/1.1 (fetch) through each client, in the same run, rounds interleaved:
+ *
+ *   bare      connect's client on the bare fetch transport (no policies)
+ *   sdk       the SDK's Promise client, default policies on (deadline, retry, breaker, bulkhead, balancing)
+ *   locator   the kit's client (Effect face): policies + metrics + debug-log check + propagation
+ *
+ * Latency: one call in flight, p50/p99. Throughput: `--concurrency` calls in
+ * flight for `--duration` seconds, calls/s and this process's CPU per call.
+ * The table goes to stdout and bench/client/results.md.
+ *
+ *   bun run bench/client/run.ts [--rounds 5] [--calls 4000] [--duration 3] [--concurrency 32]
+ */
+import { writeFileSync } from "node:fs";
+import { availableParallelism, cpus, loadavg } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { createClient } from "@connectrpc/connect";
+import { Effect, ManagedRuntime } from "effect";
+import { layerClient, ServiceClient } from "../../packages/kit/src/client/index.js";
+import { configureLogging } from "../../packages/kit/src/log.js";
+import { createFetchTransport, createMeridianClient } from "../../sdk/src/index.js";
+import { Bench } from "../../sdk/src/gen/meridian/bench/v1/bench_meridian.js";
+
+const { values: args } = parseArgs({
+  options: {
+    rounds: { type: "string", default: "5" },
+    calls: { type: "string", default: "4000" },
+    duration: { type: "string", default: "3" },
+    concurrency: { type: "string", default: "32" },
+  },
+});
+const rounds = Number(args.rounds);
+const sequentialCalls = Number(args.calls);
+const durationMs = Number(args.duration) * 1000;
+const concurrency = Number(args.concurrency);
+
+type Call = () => Promise<unknown>;
+
+interface Sample {
+  readonly p50Us: number;
+  readonly p99Us: number;
+  readonly callsPerSecond: number;
+  readonly cpuUsPerCall: number;
+}
+
+const server = await startBenchServer();
+configureLogging({ level: "info" }); // the services' default: the per-call debug line is checked, not written
+try {
+  const baseUrl = server.url;
+  const request = { message: "hello, meridian", number: 42 };
+  const bare = createClient(Bench.desc, createFetchTransport({ baseUrl, useBinaryFormat: true }));
+  const sdk = createMeridianClient(Bench, { transport: createFetchTransport({ baseUrl, useBinaryFormat: true }) });
+  const runtime = ManagedRuntime.make(layerClient(Bench, { env: { MERIDIAN_BENCH_URL: baseUrl } }));
+  const locator = await runtime.runPromise(Effect.service(ServiceClient(Bench)));
+
+  const variants: Record<string, Call> = {
+    bare: () => bare.echo(request),
+    sdk: () => sdk.echo(request),
+    locator: () => Effect.runPromise(locator.echo(request)),
+  };
+  for (const [name, call] of Object.entries(variants)) {
+    const response = (await call()) as { messageLength: number };
+    if (response.messageLength !== request.message.length) throw new Error(`${name}: wrong answer`);
+  }
+
+  const samples: Record<string, Sample[]> = Object.fromEntries(Object.keys(variants).map((name) => [name, []]));
+  const names = Object.keys(variants);
+  for (let round = 0; round < rounds; round++) {
+    // Rotate the order each round so drift (GC, the other core's load) does not favour one variant.
+    const order = names.map((_, i) => names[(i + round) % names.length]!);
+    for (const name of order) {
+      samples[name]!.push(await measure(variants[name]!));
+      process.stderr.write(".");
+    }
+  }
+  process.stderr.write("\n");
+  await runtime.dispose();
+
+  const report = render(samples);
+  console.log(report);
+  writeFileSync(join(import.meta.dir, "results.md"), report);
+} finally {
+  server.stop();
+}
+
+/** One round of one variant: warm-up, sequential latency, then throughput under concurrency. */
+async function measure(call: Call): Promise<Sample> {
+  for (let i = 0; i < 1000; i++) await call();
+  const latencies = new Float64Array(sequentialCalls);
+  for (let i = 0; i < sequentialCalls; i++) {
+    const started = performance.now();
+    await call();
+    latencies[i] = performance.now() - started;
+  }
+  latencies.sort();
+  let done = 0;
+  const cpuBefore = process.cpuUsage();
+  const started = performance.now();
+  const until = started + durationMs;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < until) {
+        await call();
+        done++;
+      }
+    }),
+  );
+  const elapsedMs = performance.now() - started;
+  const cpu = process.cpuUsage(cpuBefore);
+  return {
+    p50Us: latencies[Math.floor(sequentialCalls * 0.5)]! * 1000,
+    p99Us: latencies[Math.floor(sequentialCalls * 0.99)]! * 1000,
+    callsPerSecond: done / (elapsedMs / 1000),
+    cpuUsPerCall: (cpu.user + cpu.system) / done,
+  };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+function render(samples: Record<string, Sample[]>): string {
+  const summary = Object.fromEntries(
+    Object.entries(samples).map(([name, s]) => [
+      name,
+      {
+        p50Us: median(s.map((x) => x.p50Us)),
+        p99Us: median(s.map((x) => x.p99Us)),
+        callsPerSecond: median(s.map((x) => x.callsPerSecond)),
+        cpuUsPerCall: median(s.map((x) => x.cpuUsPerCall)),
+      },
+    ]),
+  ) as Record<string, Sample>;
+  const base = summary.bare!;
+  const pct = (value: number, of: number) => `${value >= of ? "+" : ""}${(((value - of) / of) * 100).toFixed(1)}%`;
+  const rows = Object.entries(summary).map(
+    ([name, s]) =>
+      `| ${name} | ${s.p50Us.toFixed(1)} | ${pct(s.p50Us, base.p50Us)} | ${s.p99Us.toFixed(1)} | ${s.callsPerSecond.toFixed(0)} | ${pct(s.callsPerSecond, base.callsPerSecond)} | ${s.cpuUsPerCall.toFixed(1)} | ${pct(s.cpuUsPerCall, base.cpuUsPerCall)} |`,
+  );
+  const [load1] = loadavg();
+  return [
+    "# Client stack bench",
+    "",
+    `${new Date().toISOString()} · Bun ${Bun.version} · ${availableParallelism()} × ${cpus()[0]?.model ?? "cpu"} · load ${load1?.toFixed(2)}`,
+    `${rounds} rounds interleaved; per round ${sequentialCalls} sequential calls (latency) and ${durationMs / 1000} s at ${concurrency} in flight (throughput); medians of rounds.`,
+    "Server: bench/servers/kit.ts in its own process, access log off. Calls: Echo over Connect binary, keep-alive HTTP/1.1 (fetch).",
+    "",
+    "| client | p50 µs | p50 vs bare | p99 µs | calls/s | calls/s vs bare | client CPU µs/call | CPU vs bare |",
+    "|---|---|---|---|---|---|---|---|",
+    ...rows,
+    "",
+    "Targets: ≤ 5% added p50 latency and ≤ 5% throughput loss for the client stack (sdk, locator) against bare.",
+    "",
+  ].join("\n");
+}
+
+/** The kit bench server in its own process, on a free port, once it answers. */
+async function startBenchServer(): Promise<{ url: string; stop: () => void }> {
+  const probe = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
+  const port = probe.port;
+  probe.stop(true);
+  const child = Bun.spawn([process.execPath, join(import.meta.dir, "..", "servers", "kit.ts")], {
+    env: { ...process.env, PORT: String(port), BENCH_ACCESS_LOG: "off" },
+    stdout: "ignore",
+    stderr: "inherit",
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (let waitedMs = 0; ; waitedMs += 50) {
+    if (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) break;
+    if (waitedMs > 15_000) {
+      child.kill();
+      throw new Error("the bench server did not start");
+    }
+    await Bun.sleep(50);
+  }
+  return { url, stop: () => child.kill() };
+}
