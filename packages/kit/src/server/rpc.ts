@@ -25,6 +25,8 @@ const inFlight = metrics.gauge("rpc_server_in_flight", "RPCs being served now.",
 interface MethodTelemetry {
   readonly method: string;
   readonly names: { readonly service: string; readonly name: string };
+  /** Health checks and reflection: logged at debug so probes do not drown the access log. */
+  readonly infrastructure: boolean;
   readonly inFlight: BoundSeries;
   readonly duration: BoundHistogram;
   readonly requests: Map<string, Pick<BoundSeries, "inc">>;
@@ -39,6 +41,7 @@ function telemetryOf(method: DescMethod): MethodTelemetry {
     found = {
       method: labels.method,
       names: { service: method.parent.typeName, name: method.name },
+      infrastructure: method.parent.typeName.startsWith("grpc."),
       inFlight: inFlight.bind(labels),
       duration: durations.bind(labels),
       requests: new Map(),
@@ -75,7 +78,12 @@ export function endCall(method: DescMethod, record: CallRecord, httpStatus: numb
   telemetry.duration.observe(seconds);
   telemetry.inFlight.dec();
   if (record.span !== undefined) endServerSpan(record.span, code, record.correlationId);
-  const level: Level = code === Code.Internal || code === Code.Unknown || code === Code.DataLoss ? "error" : "info";
+  const level: Level =
+    code === Code.Internal || code === Code.Unknown || code === Code.DataLoss
+      ? "error"
+      : telemetry.infrastructure
+        ? "debug"
+        : "info";
   writeLogLine(level, "rpc", {
     correlation_id: record.correlationId,
     method: telemetry.method,
