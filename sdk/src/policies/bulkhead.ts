@@ -33,14 +33,18 @@ export class Bulkhead {
 
   /**
    * Runs `effect` under a permit. When all are taken it waits in the queue, at
-   * most `maxWaitMs` (then DeadlineExceeded); when the queue is full it fails at once with BulkheadFull.
+   * most `maxWaitMs()` (then DeadlineExceeded); when the queue is full it fails at once with BulkheadFull.
    */
-  run<A, E, R>(effect: Effect.Effect<A, E, R>, maxWaitMs: number): Effect.Effect<A, E | ConnectError, R> {
+  run<A, E, R>(effect: Effect.Effect<A, E, R>, maxWaitMs: () => number): Effect.Effect<A, E | ConnectError, R> {
     return Effect.suspend(() => {
       if (this.running < this.policy.maxConcurrent && this.waiting === 0) {
-        return this.semaphore.withPermit(this.holding(effect));
+        // A free permit and nobody ahead: withPermit takes it at once.
+        this.running++;
+        return this.semaphore.withPermit(Effect.ensuring(effect, this.leave));
       }
       if (this.waiting >= this.policy.maxQueue) return Effect.fail(bulkheadFull(this.downstream));
+      const waitMs = maxWaitMs();
+      if (waitMs <= 0) return Effect.fail(deadlineExceeded(0));
       this.waiting++;
       let queued = true;
       const leaveQueue = () => {
@@ -49,26 +53,23 @@ export class Bulkhead {
           this.waiting--;
         }
       };
-      return this.semaphore
-        .withPermit(Effect.suspend(() => (leaveQueue(), this.holding(effect))))
-        .pipe(
-          Effect.timeoutOrElse({
-            duration: maxWaitMs,
-            // The wait and the run together stay within what is left of the call's deadline.
-            orElse: () => Effect.fail(deadlineExceeded(maxWaitMs)),
-          }),
-          Effect.ensuring(Effect.sync(leaveQueue)),
-        );
-    });
-  }
-
-  private holding<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
-    return Effect.suspend(() => {
-      this.running++;
-      return Effect.ensuring(
-        effect,
-        Effect.sync(() => this.running--),
+      const admitted = Effect.suspend(() => {
+        leaveQueue();
+        this.running++;
+        return Effect.ensuring(effect, this.leave);
+      });
+      return this.semaphore.withPermit(admitted).pipe(
+        Effect.timeoutOrElse({
+          duration: waitMs,
+          // The wait and the run together stay within what is left of the call's deadline.
+          orElse: () => Effect.fail(deadlineExceeded(waitMs)),
+        }),
+        Effect.ensuring(Effect.sync(leaveQueue)),
       );
     });
   }
+
+  private readonly leave = Effect.sync(() => {
+    this.running--;
+  });
 }

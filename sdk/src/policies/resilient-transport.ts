@@ -138,12 +138,7 @@ export function createResilientTransport(options: ResilientTransportOptions): Re
       });
 
       const attempt =
-        bulkhead === undefined
-          ? send
-          : Effect.suspend(() => {
-              const remaining = deadlineAt - clock.currentTimeMillisUnsafe();
-              return remaining <= 0 ? Effect.fail(deadlineExceeded(timeout)) : bulkhead.run(send, remaining);
-            });
+        bulkhead === undefined ? send : bulkhead.run(send, () => deadlineAt - clock.currentTimeMillisUnsafe());
 
       const retry = rules.retry;
       // The schedule is stepped only after a failure: a call that succeeds at once pays nothing for retries.

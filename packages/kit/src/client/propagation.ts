@@ -7,7 +7,7 @@ import type { RequestInfo } from "../server/call.js";
 
 /** The headers and deadline to send with a call. */
 export interface Outgoing {
-  readonly headers: Headers;
+  readonly headers: HeadersInit;
   readonly timeoutMs: number;
 }
 
@@ -17,25 +17,34 @@ export interface Outgoing {
  * or the method's default) and what the request being served has left.
  */
 export function outgoing(request: RequestInfo | undefined, headersInit: HeadersInit | undefined, timeoutMs: number): Outgoing {
-  const headers = new Headers(headersInit);
-  if (!headers.has("x-request-id")) headers.set("x-request-id", request?.correlationId ?? crypto.randomUUID());
-  if (!headers.has("traceparent")) {
-    const trace = traceOf(request);
-    if (trace.traceparent !== undefined && traceparentPattern.test(trace.traceparent)) {
-      headers.set("traceparent", trace.traceparent);
-      if (trace.tracestate !== undefined) headers.set("tracestate", trace.tracestate);
-    } else {
-      headers.set("traceparent", newTraceparent());
-    }
-  }
   const left = request === undefined ? Number.POSITIVE_INFINITY : request.remainingMs();
   // Whole milliseconds, rounded down: never promise the downstream more time than the caller has.
-  return { headers, timeoutMs: left < timeoutMs ? Math.max(0, Math.floor(left)) : timeoutMs };
+  const deadline = left < timeoutMs ? Math.max(0, Math.floor(left)) : timeoutMs;
+  const trace = traceOf(request);
+  const traceparent =
+    trace.traceparent !== undefined && traceparentPattern.test(trace.traceparent) ? trace.traceparent : newTraceparent();
+  const tracestate = trace.traceparent === traceparent ? trace.tracestate : undefined;
+  const correlationId = request?.correlationId ?? crypto.randomUUID();
+  if (headersInit === undefined) {
+    // The common case, kept to a plain record: Headers objects cost more than the call's other bookkeeping.
+    const headers: Record<string, string> = { "x-request-id": correlationId, traceparent };
+    if (tracestate !== undefined) headers.tracestate = tracestate;
+    return { headers, timeoutMs: deadline };
+  }
+  const headers = new Headers(headersInit);
+  if (!headers.has("x-request-id")) headers.set("x-request-id", correlationId);
+  if (!headers.has("traceparent")) {
+    headers.set("traceparent", traceparent);
+    if (tracestate !== undefined) headers.set("tracestate", tracestate);
+  }
+  return { headers, timeoutMs: deadline };
 }
 
-/** A traceparent starting a new sampled trace. */
+/** A traceparent starting a new sampled trace (random ids, from the runtime's fast UUID source). */
 export function newTraceparent(): string {
-  return `00-${randomHex(16)}-${randomHex(8)}-01`;
+  const t = crypto.randomUUID(); // xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx
+  const s = crypto.randomUUID();
+  return `00-${t.slice(0, 8)}${t.slice(9, 13)}${t.slice(14, 18)}${t.slice(19, 23)}${t.slice(24)}-${s.slice(0, 8)}${s.slice(9, 13)}${s.slice(14, 18)}-01`;
 }
 
 const traceparentPattern = /^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/;
@@ -52,11 +61,4 @@ function traceOf(request: RequestInfo | undefined): { traceparent?: string | und
     traceparent: request.requestHeader.get("traceparent") ?? undefined,
     tracestate: request.requestHeader.get("tracestate") ?? undefined,
   };
-}
-
-function randomHex(bytes: number): string {
-  const values = crypto.getRandomValues(new Uint8Array(bytes));
-  let hex = "";
-  for (const value of values) hex += value.toString(16).padStart(2, "0");
-  return hex;
 }

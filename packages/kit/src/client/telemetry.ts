@@ -35,18 +35,19 @@ const breakerValue: Record<BreakerState, number> = { closed: 0, half_open: 1, op
 
 /** The hooks that count, time and log every call of a client of `downstream` (mode: "remote" or "local"). */
 export function telemetryHooks(downstream: string, mode: "remote" | "local"): ClientHooks {
+  const seriesOf = boundSeries(downstream);
   return {
     onCallEnded: ({ method, error, durationMs, attempts, endpoint, requestHeader }) => {
-      const name = methodName(method);
+      const series = seriesOf(method);
       const code = error === undefined ? "ok" : codeToString(error.code);
-      calls.inc({ downstream, method: name, code });
-      durations.observe({ downstream, method: name }, durationMs / 1000);
+      series.calls(code).inc();
+      series.duration.observe(durationMs / 1000);
       if (!isLogged("debug")) return;
       writeLogLine("debug", "rpc client", {
         correlation_id: new Headers(requestHeader).get("x-request-id") ?? undefined,
         downstream,
         mode,
-        method: name,
+        method: series.name,
         endpoint,
         code,
         attempts,
@@ -55,11 +56,12 @@ export function telemetryHooks(downstream: string, mode: "remote" | "local"): Cl
       });
     },
     onRetry: ({ method, attempt, delayMs, error }) => {
-      retries.inc({ downstream, method: methodName(method), code: codeToString(error.code) });
+      const name = seriesOf(method).name;
+      retries.inc({ downstream, method: name, code: codeToString(error.code) });
       if (isLogged("debug")) {
         writeLogLine("debug", "rpc client retry", {
           downstream,
-          method: methodName(method),
+          method: name,
           attempt,
           delay_ms: Math.round(delayMs),
           code: codeToString(error.code),
@@ -69,6 +71,39 @@ export function telemetryHooks(downstream: string, mode: "remote" | "local"): Cl
     onBreakerTransition: ({ endpoint, from, to }) => {
       writeLogLine(to === "open" ? "warn" : "info", "circuit breaker", { downstream, endpoint, from, to });
     },
+  };
+}
+
+interface MethodSeries {
+  /** "meridian.universe.v1.UniverseService/GetSecurity", as the server's metrics name it. */
+  readonly name: string;
+  readonly calls: (code: string) => { inc(): void };
+  readonly duration: { observe(seconds: number): void };
+}
+
+/** Each method's series, bound once: a call then costs two adds, not label lookups. */
+function boundSeries(downstream: string): (method: DescMethod) => MethodSeries {
+  const byMethod = new WeakMap<DescMethod, MethodSeries>();
+  return (method) => {
+    let series = byMethod.get(method);
+    if (series === undefined) {
+      const name = `${method.parent.typeName}/${method.name}`;
+      const byCode = new Map<string, { inc(): void }>();
+      series = {
+        name,
+        calls: (code) => {
+          let bound = byCode.get(code);
+          if (bound === undefined) {
+            bound = calls.bind({ downstream, method: name, code });
+            byCode.set(code, bound);
+          }
+          return bound;
+        },
+        duration: durations.bind({ downstream, method: name }),
+      };
+      byMethod.set(method, series);
+    }
+    return series;
   };
 }
 
@@ -89,16 +124,4 @@ export function publishState(transport: ResilientTransport): () => void {
     }),
   ];
   return () => stops.forEach((stop) => stop());
-}
-
-const names = new WeakMap<DescMethod, string>();
-
-/** "meridian.universe.v1.UniverseService/GetSecurity", as the server's metrics name it. */
-function methodName(method: DescMethod): string {
-  let name = names.get(method);
-  if (name === undefined) {
-    name = `${method.parent.typeName}/${method.name}`;
-    names.set(method, name);
-  }
-  return name;
 }
