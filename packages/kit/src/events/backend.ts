@@ -94,6 +94,11 @@ export interface StreamBackend {
   ) => Promise<{ readonly deliveries: ReadonlyArray<Delivery>; readonly missing: ReadonlyArray<string> }>;
   /** Claims the given entries if idle for at least `minIdleMs`, counting a delivery each (XCLAIM). */
   readonly claim: (stream: string, group: string, consumer: string, ids: ReadonlyArray<string>, minIdleMs: number) => Promise<ReadonlyArray<Delivery>>;
+  /**
+   * Hands back deliveries `consumer` will not handle (it is stopping): their delivery is not
+   * counted and they are made `idleMs` idle, so the group's next stale claim takes them at once.
+   */
+  readonly release: (stream: string, group: string, consumer: string, deliveries: ReadonlyArray<Delivery>, idleMs: number) => Promise<void>;
   /** Resets the idle time of entries `consumer` is working on, so nobody claims them (XCLAIM JUSTID). */
   readonly touch: (stream: string, group: string, consumer: string, ids: ReadonlyArray<string>) => Promise<void>;
   readonly ack: (stream: string, group: string, ids: ReadonlyArray<string>) => Promise<void>;

@@ -16,6 +16,15 @@ import { decodeEnvelope, envelopeTime, type ReceivedEvent } from "./envelope.js"
 import * as m from "./metrics.js";
 import { deadLetterTopic, type EventType } from "./topic.js";
 
+/**
+ * Applies one event; with `batch`, it can also apply several at once, all or none (as the
+ * idempotent consumer does, in one transaction).
+ */
+export type EventHandler<A extends Message, E, R> = ((event: ReceivedEvent<A>) => Effect.Effect<void, E, R>) & {
+  /** Applies every event or none; when it fails the consumer retries them one at a time. */
+  readonly batch?: (events: ReadonlyArray<ReceivedEvent<A>>) => Effect.Effect<void, E, R>;
+};
+
 /** What to consume, how, and how hard to try. */
 export interface ConsumerOptions<A extends Message, E, R> {
   readonly event: EventType<A>;
@@ -26,7 +35,7 @@ export interface ConsumerOptions<A extends Message, E, R> {
    * retries the same delivery in place until it works; any other failure or defect counts as a
    * failed delivery. Runs uninterruptibly: shutdown waits for it.
    */
-  readonly handle: (event: ReceivedEvent<A>) => Effect.Effect<void, E, R>;
+  readonly handle: EventHandler<A, E, R>;
   /** This instance's name in the group (default host-pid-n); a stable name speeds recovery. */
   readonly consumer?: string;
   /** Events read at once (default 100). */
@@ -72,6 +81,11 @@ interface ScheduledRetry {
   readonly delayMs: number;
 }
 
+interface Ready<A extends Message> {
+  readonly delivery: Delivery;
+  readonly event: ReceivedEvent<A>;
+}
+
 type Decoded<A extends Message> = { readonly ok: true; readonly event: ReceivedEvent<A> } | { readonly ok: false; readonly reason: string };
 
 class Consumer<A extends Message, E, R> {
@@ -87,7 +101,7 @@ class Consumer<A extends Message, E, R> {
   private readonly retryCapMs: number;
   private readonly staleScanEveryMs: number;
   private readonly retries = new Map<string, ScheduledRetry>();
-  private readonly inFlight = new Set<string>();
+  private readonly held = new Set<string>();
   private readonly outage: ReturnType<typeof outageLog>;
   private nextStaleScanAt = 0;
 
@@ -128,21 +142,149 @@ class Consumer<A extends Message, E, R> {
       }
       if (failures > 0) this.outage.recovered(this.labels);
       failures = 0;
-      yield* Effect.forEach(batch.value, (delivery) => this.handleDelivery(delivery), {
-        concurrency: this.options.concurrency ?? 1,
-        discard: true,
-      });
+      yield* this.handleBatch(batch.value);
     }
   });
 
-  /** Keeps the events being handled claimed, so a slow handler is not mistaken for a dead consumer. */
+  // The whole batch is held (kept claimed) until settled. Stopped midway, the consumer hands
+  // back what it has not started, uncounted, for the group's other consumers to take at once.
+  private handleBatch(batch: ReadonlyArray<Delivery>): Effect.Effect<void, never, R> {
+    const unstarted = new Map(batch.map((d) => [d.streamId, d]));
+    for (const d of batch) this.held.add(d.streamId);
+    return Effect.gen({ self: this }, function* () {
+      const ready: Array<Ready<A>> = [];
+      for (const delivery of batch) {
+        if (delivery.deliveries > 1) m.redelivered.inc(this.labels);
+        const decoded = this.decode(delivery);
+        if (!decoded.ok) {
+          unstarted.delete(delivery.streamId);
+          yield* this.deadLetter(delivery, decoded.reason);
+        } else if (delivery.deliveries > this.maxDeliveries) {
+          unstarted.delete(delivery.streamId);
+          yield* this.deadLetter(
+            delivery,
+            `delivered ${delivery.deliveries - 1} times without an acknowledgement (the consumer stopped or timed out each time)`,
+          );
+        } else {
+          ready.push({ delivery, event: decoded.event });
+        }
+      }
+      // All at once when the handler can (one transaction for the lot); one by one when it
+      // cannot, or when the lot failed, to find the event that fails.
+      if (this.options.handle.batch !== undefined && ready.length > 1) {
+        for (const r of ready) unstarted.delete(r.delivery.streamId);
+        if ((yield* this.untilNotTransient(this.attemptAll(ready))) === "settled") return;
+        for (const r of ready) unstarted.set(r.delivery.streamId, r.delivery);
+      }
+      yield* Effect.forEach(
+        ready,
+        (r) =>
+          Effect.suspend(() => {
+            unstarted.delete(r.delivery.streamId);
+            return this.untilNotTransient(this.attemptOne(r));
+          }),
+        { concurrency: this.options.concurrency ?? 1, discard: true },
+      );
+    }).pipe(
+      Effect.onInterrupt(() =>
+        Effect.promise(() =>
+          this.bus.backend
+            .release(this.stream, this.options.group, this.name, [...unstarted.values()], this.claimIdleMs)
+            .catch(() => {}), // not handed back: claimed after claimIdleMs instead
+        ),
+      ),
+      Effect.ensuring(Effect.sync(() => batch.forEach((d) => this.held.delete(d.streamId)))),
+    );
+  }
+
+  // A dependency that is down fails every attempt alike: run it again, uncounted, and let
+  // shutdown interrupt the wait between attempts (the events stay pending).
+  private untilNotTransient<O>(attempt: Effect.Effect<O | "transient", never, R>): Effect.Effect<O, never, R> {
+    return Effect.gen({ self: this }, function* () {
+      for (let transientFailures = 0; ; transientFailures++) {
+        if (transientFailures > 0) yield* Effect.sleep(Math.min(5000, this.retryBaseMs * 2 ** Math.min(transientFailures - 1, 8)));
+        const outcome = yield* Effect.uninterruptible(attempt);
+        if (outcome !== "transient") return outcome as O;
+      }
+    });
+  }
+
+  // The lot in one handler run, acknowledged together; "failed" sends it one by one.
+  private attemptAll(ready: ReadonlyArray<Ready<A>>): Effect.Effect<"settled" | "failed" | "transient", never, R> {
+    return Effect.gen({ self: this }, function* () {
+      const exit = yield* Effect.exit(this.options.handle.batch!(ready.map((r) => r.event)));
+      if (Exit.isSuccess(exit)) {
+        yield* this.acknowledge(ready);
+        return "settled" as const;
+      }
+      if (isTransient(exit.cause)) {
+        this.transientFailure(exit.cause, ready[0]!.event);
+        return "transient" as const;
+      }
+      return "failed" as const;
+    });
+  }
+
+  // One event: acknowledge it, or count the failure and schedule a redelivery or dead-letter it.
+  private attemptOne({ delivery, event }: Ready<A>): Effect.Effect<"settled" | "transient", never, R> {
+    return Effect.gen({ self: this }, function* () {
+      const { handle } = this.options;
+      const exit = yield* Effect.exit(handle.batch === undefined ? handle(event) : handle.batch([event]));
+      if (Exit.isSuccess(exit)) {
+        yield* this.acknowledge([{ delivery, event }]);
+        return "settled" as const;
+      }
+      if (isTransient(exit.cause)) {
+        this.transientFailure(exit.cause, event);
+        return "transient" as const;
+      }
+      const kind = Cause.hasFails(exit.cause) ? "error" : "defect";
+      m.handlerFailures.inc({ ...this.labels, kind });
+      const reason = `${kind === "defect" ? "defect: " : ""}${describe(Cause.squash(exit.cause))}`.slice(0, 2000);
+      writeLogLine("warn", "event handler failed", {
+        ...this.labels,
+        event_id: event.id,
+        correlation_id: event.correlationId,
+        deliveries: delivery.deliveries,
+        error: reason,
+      });
+      if (delivery.deliveries >= this.maxDeliveries) {
+        yield* this.deadLetter(delivery, reason);
+      } else {
+        const delayMs = Math.min(this.retryCapMs, this.retryBaseMs * 2 ** (delivery.deliveries - 1));
+        this.retries.set(delivery.streamId, { dueAt: Date.now() + delayMs, delayMs });
+      }
+      return "settled" as const;
+    });
+  }
+
+  private acknowledge(settled: ReadonlyArray<Ready<A>>): Effect.Effect<void> {
+    return Effect.promise(() =>
+      this.bus.backend
+        .ack(this.stream, this.options.group, settled.map((r) => r.delivery.streamId))
+        .then(
+          () => {
+            const now = Date.now();
+            m.consumed.inc(this.labels, settled.length);
+            for (const { event } of settled) m.consumerLag.observe(this.labels, Math.max(0, (now - event.time.getTime()) / 1000));
+          },
+          // Unacknowledged, they come back later; the idempotent consumer makes that harmless.
+          (e: unknown) => this.outage.failed({ ...this.labels, operation: "ack", error: describe(e) }),
+        ),
+    );
+  }
+
+  private transientFailure(cause: Cause.Cause<unknown>, event: ReceivedEvent<A>): void {
+    m.handlerFailures.inc({ ...this.labels, kind: "transient" });
+    this.outage.failed({ ...this.labels, event_id: event.id, error: describe(Cause.squash(cause)) });
+  }
+
+  /** Keeps the batch in hand claimed, so a slow batch is not mistaken for a dead consumer's. */
   readonly heartbeat: Effect.Effect<void> = Effect.gen({ self: this }, function* () {
     while (true) {
       yield* Effect.sleep(Math.max(10, this.claimIdleMs / 3));
-      if (this.inFlight.size === 0) continue;
-      yield* Effect.promise(() =>
-        this.bus.backend.touch(this.stream, this.options.group, this.name, [...this.inFlight]).catch(() => {}),
-      );
+      if (this.held.size === 0) continue;
+      yield* Effect.promise(() => this.bus.backend.touch(this.stream, this.options.group, this.name, [...this.held]).catch(() => {}));
     }
   });
 
@@ -174,80 +316,6 @@ class Consumer<A extends Message, E, R> {
     const nextRetryAt = Math.min(...[...this.retries.values()].map((r) => r.dueAt));
     const waitMs = Math.max(1, Math.min(this.blockMs, nextRetryAt - now, this.nextStaleScanAt - now));
     return this.reader.readNew(this.stream, group, this.name, this.batchSize, waitMs);
-  }
-
-  private handleDelivery(delivery: Delivery): Effect.Effect<void, never, R> {
-    return Effect.gen({ self: this }, function* () {
-      if (delivery.deliveries > 1) m.redelivered.inc(this.labels);
-      const decoded = this.decode(delivery);
-      if (!decoded.ok) return yield* this.deadLetter(delivery, decoded.reason);
-      if (delivery.deliveries > this.maxDeliveries) {
-        return yield* this.deadLetter(
-          delivery,
-          `delivered ${delivery.deliveries - 1} times without an acknowledgement (the consumer stopped or timed out each time)`,
-        );
-      }
-      this.inFlight.add(delivery.streamId);
-      yield* Effect.ensuring(
-        this.attemptUntilSettled(delivery, decoded.event),
-        Effect.sync(() => this.inFlight.delete(delivery.streamId)),
-      );
-    });
-  }
-
-  // A dependency that is down fails every attempt alike: retry the same delivery, uncounted,
-  // and let shutdown interrupt the wait between attempts (the event stays pending).
-  private attemptUntilSettled(delivery: Delivery, event: ReceivedEvent<A>): Effect.Effect<void, never, R> {
-    return Effect.gen({ self: this }, function* () {
-      for (let transientFailures = 0; ; transientFailures++) {
-        if (transientFailures > 0) yield* Effect.sleep(Math.min(5000, this.retryBaseMs * 2 ** Math.min(transientFailures - 1, 8)));
-        const outcome = yield* Effect.uninterruptible(this.attempt(delivery, event));
-        if (outcome === "settled") return;
-      }
-    });
-  }
-
-  // Runs the handler and settles the delivery: ack, schedule a redelivery, or dead-letter.
-  private attempt(delivery: Delivery, event: ReceivedEvent<A>): Effect.Effect<"settled" | "transient", never, R> {
-    return Effect.gen({ self: this }, function* () {
-      const exit = yield* Effect.exit(this.options.handle(event));
-      if (Exit.isSuccess(exit)) {
-        yield* Effect.promise(() =>
-          this.bus.backend.ack(this.stream, this.options.group, [delivery.streamId]).then(
-            () => {
-              m.consumed.inc(this.labels);
-              m.consumerLag.observe(this.labels, Math.max(0, (Date.now() - event.time.getTime()) / 1000));
-            },
-            // Unacknowledged, it comes back later; the idempotent consumer makes that harmless.
-            (e: unknown) => this.outage.failed({ ...this.labels, operation: "ack", error: describe(e) }),
-          ),
-        );
-        return "settled" as const;
-      }
-      const error = Cause.squash(exit.cause);
-      if (isTransient(exit.cause)) {
-        m.handlerFailures.inc({ ...this.labels, kind: "transient" });
-        this.outage.failed({ ...this.labels, event_id: event.id, error: describe(error) });
-        return "transient" as const;
-      }
-      const kind = Cause.hasFails(exit.cause) ? "error" : "defect";
-      m.handlerFailures.inc({ ...this.labels, kind });
-      const reason = `${kind === "defect" ? "defect: " : ""}${describe(error)}`.slice(0, 2000);
-      writeLogLine("warn", "event handler failed", {
-        ...this.labels,
-        event_id: event.id,
-        correlation_id: event.correlationId,
-        deliveries: delivery.deliveries,
-        error: reason,
-      });
-      if (delivery.deliveries >= this.maxDeliveries) {
-        yield* this.deadLetter(delivery, reason);
-      } else {
-        const delayMs = Math.min(this.retryCapMs, this.retryBaseMs * 2 ** (delivery.deliveries - 1));
-        this.retries.set(delivery.streamId, { dueAt: Date.now() + delayMs, delayMs });
-      }
-      return "settled" as const;
-    });
   }
 
   private deadLetter(delivery: Delivery, reason: string): Effect.Effect<void> {

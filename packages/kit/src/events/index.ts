@@ -15,8 +15,8 @@ export {
   type EventBusOptions,
   type EventBusShape,
 } from "./bus.js";
-export { consume, layerConsumer, type ConsumerOptions } from "./consumer.js";
-export { idempotent } from "./idempotent.js";
+export { consume, layerConsumer, type ConsumerOptions, type EventHandler } from "./consumer.js";
+export { idempotent, idempotentBatch } from "./idempotent.js";
 export { layerOutbox, makeOutbox, Outbox, type OutboxShape } from "./outbox.js";
 export { layerOutboxRelay, type RelayOptions } from "./relay.js";
 export { ensureEventTables } from "./tables.js";

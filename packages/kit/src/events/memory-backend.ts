@@ -208,6 +208,18 @@ export function memoryBackend(): StreamBackend {
       return deliveries;
     },
 
+    release: async (name, groupName, consumer, deliveries, idleMs) => {
+      const { group } = existingGroup(name, groupName);
+      const now = Date.now();
+      for (const d of deliveries) {
+        const pending = group.pending.get(d.streamId);
+        if (pending === undefined) continue;
+        pending.consumer = consumer;
+        pending.deliveries = d.deliveries - 1;
+        pending.deliveredAt = now - idleMs;
+      }
+    },
+
     touch: async (name, groupName, consumer, ids) => {
       const { group } = existingGroup(name, groupName);
       const now = Date.now();

@@ -139,6 +139,17 @@ export function redisBackend(redis: RedisConnection): StreamBackend {
       return entries.map(([id, fields]) => toDelivery(id, fields, counts));
     },
 
+    release: async (stream, group, consumer, deliveries, idleMs) => {
+      // RETRYCOUNT takes one value per call: one XCLAIM per delivery count.
+      const byCount = new Map<number, string[]>();
+      for (const d of deliveries) byCount.set(d.deliveries - 1, [...(byCount.get(d.deliveries - 1) ?? []), d.streamId]);
+      await Promise.all(
+        [...byCount].map(([count, ids]) =>
+          client.sendCommand(["XCLAIM", stream, group, consumer, "0", ...ids, "IDLE", String(idleMs), "RETRYCOUNT", String(count), "JUSTID"]),
+        ),
+      );
+    },
+
     touch: async (stream, group, consumer, ids) => {
       if (ids.length === 0) return;
       await client.sendCommand(["XCLAIM", stream, group, consumer, "0", ...ids, "JUSTID"]);

@@ -41,6 +41,7 @@ export function faultyBackend(current: () => StreamBackend, faults: Faults): Str
     },
     claimStale: (...args) => current().claimStale(...args),
     claim: (...args) => current().claim(...args),
+    release: (...args) => current().release(...args),
     touch: (...args) => current().touch(...args),
     ack: async (stream, group, ids) => {
       const kept = ids.filter(() => !chance(faults.dropAckRate));

@@ -1,0 +1,325 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { create } from "@bufbuild/protobuf";
+import { Context, Effect, Exit, Fiber, Layer, Scope } from "effect";
+import postgres from "postgres";
+import { createClient } from "redis";
+import { OrderFilledSchema, OrderSide, type OrderFilled } from "../../../../sdk/src/gen/meridian/trading/v1/events_pb.js";
+import { layerSql, Sql } from "../postgres/sql.js";
+import { layerRedis, Redis } from "../redis/connection.js";
+import { startRedisServer, type RedisServerProcess } from "../redis/testing.js";
+import { metrics } from "../telemetry/metrics.js";
+import type { StreamBackend } from "./backend.js";
+import { EventBus, makeEventBus } from "./bus.js";
+import { consume } from "./consumer.js";
+import { idempotent } from "./idempotent.js";
+import { memoryBackend } from "./memory-backend.js";
+import { layerOutbox, Outbox } from "./outbox.js";
+import { redisBackend } from "./redis-backend.js";
+import { layerOutboxRelay } from "./relay.js";
+import { faultyBackend, type Faults } from "./testing.js";
+import { defineEvent } from "./topic.js";
+
+const pgUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+const run = crypto.randomUUID().slice(0, 8);
+const keyPrefix = `test:${run}:`;
+const OrderFilledEvent = defineEvent("meridian.trading.order.filled", OrderFilledSchema);
+
+const admin = postgres(pgUrl, { max: 1, onnotice: () => {} });
+const schemas: string[] = [];
+let ownRedis: RedisServerProcess;
+
+beforeAll(async () => {
+  ownRedis = await startRedisServer();
+});
+afterAll(async () => {
+  for (const schema of schemas) await admin`drop schema if exists ${admin(schema)} cascade`;
+  await admin.end();
+  await ownRedis.stop();
+  const client = createClient({ url: redisUrl });
+  await client.connect();
+  for await (const keys of client.scanIterator({ MATCH: `${keyPrefix}*`, COUNT: 1000 })) if (keys.length > 0) await client.unlink(keys);
+  await client.close();
+});
+
+/** A stream store for one test: faults to inject, and a way to make it lose everything. */
+interface TestBus {
+  readonly layer: Layer.Layer<EventBus>;
+  readonly faults: Faults;
+  /** Redis killed and started empty; the in-process store replaced by an empty one. */
+  readonly loseEverything: () => Promise<void>;
+}
+
+let busCount = 0;
+const implementations: Array<{ name: string; bus: (options?: { ownServer?: boolean }) => Effect.Effect<TestBus, never, Scope.Scope> }> = [
+  {
+    name: "redis",
+    bus: (options) =>
+      Effect.gen(function* () {
+        const url = options?.ownServer === true ? ownRedis.url : redisUrl;
+        const context = yield* Layer.build(layerRedis({ url, reconnectCapMs: 100 })).pipe(Effect.orDie);
+        const backend = redisBackend(Context.get(context, Redis));
+        const faults: Faults = { dropAckRate: 0, duplicateAppendRate: 0 };
+        const prefix = `${keyPrefix}${++busCount}:`;
+        return {
+          faults,
+          layer: Layer.succeed(EventBus, makeEventBus(faultyBackend(() => backend, faults), { source: "trading", keyPrefix: prefix })),
+          loseEverything: async () => {
+            if (options?.ownServer !== true) throw new Error("only a test's own Redis may be restarted");
+            await ownRedis.stop();
+            await Bun.sleep(200);
+            await ownRedis.start();
+          },
+        };
+      }),
+  },
+  {
+    name: "in-process",
+    bus: () =>
+      Effect.sync(() => {
+        let backend: StreamBackend = memoryBackend();
+        const faults: Faults = { dropAckRate: 0, duplicateAppendRate: 0 };
+        return {
+          faults,
+          layer: Layer.succeed(EventBus, makeEventBus(faultyBackend(() => backend, faults), { source: "trading", keyPrefix: "" })),
+          loseEverything: async () => {
+            backend = memoryBackend();
+          },
+        };
+      }),
+  },
+];
+
+let schemaCount = 0;
+/** A schema of its own for a test: the producer's orders and the consumer's applied fills. */
+const database = () => {
+  const schema = `t_events_${run}_${++schemaCount}`;
+  schemas.push(schema);
+  return layerSql({ url: pgUrl, schema, maxConnections: 8 }).pipe(Layer.orDie);
+};
+
+const prepare = Effect.flatMap(Effect.service(Sql), (sql) =>
+  Effect.promise(async () => {
+    await sql`create table orders (id text primary key, filled_at timestamptz not null default now())`;
+    // No unique constraint: a second application of one event would show as a second row.
+    await sql`create table applied_fills (seq bigint generated always as identity, event_id uuid not null, order_id text not null)`;
+    await sql`create table positions (account_id text primary key, quantity bigint not null)`;
+  }),
+);
+
+const fill = (n: number): OrderFilled =>
+  create(OrderFilledSchema, {
+    orderId: `o-${n}`,
+    accountId: "acc-1",
+    symbol: "AAPL",
+    side: OrderSide.BUY,
+    fillId: `f-${n}`,
+    quantity: 10n,
+    priceMicros: 187_250_000n,
+    currency: "USD",
+    grossAmountMinor: 187_250n,
+  });
+
+/** Fills orders `from` to `to - 1`, each order row and its event in one transaction per `chunk`. */
+const produce = (from: number, to: number, chunk = 100) =>
+  Effect.gen(function* () {
+    const sql = yield* Sql;
+    const outbox = yield* Outbox;
+    for (let start = from; start < to; start += chunk) {
+      const end = Math.min(to, start + chunk);
+      yield* Effect.promise(() =>
+        sql.begin(async (tx) => {
+          for (let n = start; n < end; n++) {
+            await tx`insert into orders (id) values (${`o-${n}`})`;
+            await outbox.write(tx, OrderFilledEvent, fill(n), { correlationId: `req-${n}` });
+          }
+        }),
+      );
+    }
+  });
+
+/** The portfolio side: applies each fill once, in the same transaction as its processed-event record. */
+const applyFill = idempotent<OrderFilled, never, never>((event, tx) =>
+  Effect.promise(async () => {
+    await tx`insert into applied_fills (event_id, order_id) values (${event.id}, ${event.payload.orderId})`;
+    await tx`
+      insert into positions (account_id, quantity) values (${event.payload.accountId}, ${event.payload.quantity.toString()})
+      on conflict (account_id) do update set quantity = positions.quantity + excluded.quantity`;
+  }),
+);
+
+const portfolioConsumer = (name: string) =>
+  consume({
+    event: OrderFilledEvent,
+    group: "portfolio",
+    consumer: name,
+    handle: applyFill,
+    batchSize: 50,
+    blockMs: 50,
+    claimIdleMs: 300,
+    retryBaseMs: 20,
+  });
+
+/** Runs `body` in a scope of its own, closed by the returned effect. */
+const startIn = <R>(body: Effect.Effect<void, never, R | Scope.Scope>) =>
+  Effect.gen(function* () {
+    const scope = yield* Scope.fork(yield* Effect.scope);
+    yield* Scope.provide(scope)(body);
+    return Scope.close(scope, Exit.void);
+  });
+const startRelay = startIn(Layer.build(layerOutboxRelay({ pollIntervalMs: 20, confirmIntervalMs: 200 })).pipe(Effect.asVoid));
+
+const counts = Effect.flatMap(Effect.service(Sql), (sql) =>
+  Effect.promise(async () => {
+    const [row] = await sql<{ applied: number; distinct_events: number; distinct_orders: number; outbox: number }[]>`
+      select (select count(*)::int from applied_fills) as applied,
+             (select count(distinct event_id)::int from applied_fills) as distinct_events,
+             (select count(distinct order_id)::int from applied_fills) as distinct_orders,
+             (select count(*)::int from meridian_outbox) as outbox`;
+    return row!;
+  }),
+);
+
+/** Waits until `count` fills are applied and the outbox is confirmed empty. */
+const settled = (count: number, timeoutMs = 30_000) =>
+  Effect.gen(function* () {
+    const deadline = Date.now() + timeoutMs;
+    while (true) {
+      const c = yield* counts;
+      if (c.applied >= count && c.outbox === 0) return c;
+      if (Date.now() > deadline) return yield* Effect.die(new Error(`not settled in time: ${JSON.stringify(c)}`));
+      yield* Effect.sleep(50);
+    }
+  });
+
+const counter = (name: string, labels: Record<string, string>) => metrics.counter(name, "", []).get(labels);
+
+describe.each(implementations)("outbox, relay and idempotent consumer ($name)", ({ name, bus }) => {
+  const runWith = <A>(body: (testBus: TestBus) => Effect.Effect<A, never, Sql | Outbox | EventBus | Scope.Scope>, options?: { ownServer?: boolean }) =>
+    Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const testBus = yield* bus(options);
+          const layer = Layer.mergeAll(layerOutbox({ source: "trading" }).pipe(Layer.orDie), testBus.layer).pipe(Layer.provideMerge(database()));
+          return yield* Effect.provide(Effect.andThen(prepare, body(testBus)), layer);
+        }),
+      ),
+    );
+
+  test(
+    "10,000 events through outbox, relay and consumers that crash mid-batch, lose acks and get duplicates: each applied exactly once",
+    async () => {
+      const total = 10_000;
+      const duplicatesBefore = counter("events_duplicates_total", { topic: OrderFilledEvent.topic, group: "portfolio" });
+      const result = await runWith((testBus) =>
+        Effect.gen(function* () {
+          testBus.faults.duplicateAppendRate = 0.02;
+          testBus.faults.dropAckRate = 0.02;
+          yield* startRelay;
+          const consumers = [0, 1, 2].map(() => undefined as Effect.Effect<void> | undefined);
+          let started = 0;
+          for (let i = 0; i < consumers.length; i++) consumers[i] = yield* startIn(portfolioConsumer(`c${started++}`));
+          const producer = yield* Effect.forkChild(produce(0, total));
+          // Chaos: a random consumer is stopped mid-batch and replaced, until everything is applied.
+          while ((yield* counts).applied < total) {
+            yield* Effect.sleep(100 + Math.random() * 200);
+            const victim = Math.floor(Math.random() * consumers.length);
+            yield* consumers[victim]!;
+            consumers[victim] = yield* startIn(portfolioConsumer(`c${started++}`));
+          }
+          yield* Fiber.join(producer);
+          testBus.faults.dropAckRate = 0;
+          const final = yield* settled(total);
+          // Let any redelivery in flight play out: it must change nothing.
+          yield* Effect.sleep(700);
+          const sql = yield* Sql;
+          const [position] = yield* Effect.promise(() => sql<{ quantity: string }[]>`select quantity from positions`);
+          const [missing] = yield* Effect.promise(
+            () => sql<{ n: number }[]>`select count(*)::int as n from orders o where not exists (select 1 from applied_fills a where a.order_id = o.id)`,
+          );
+          return { final, after: yield* counts, quantity: position?.quantity, missing: missing?.n, restarts: started - 3 };
+        }),
+      );
+      expect(result.final.applied).toBe(total);
+      expect(result.after.applied).toBe(total);
+      expect(result.after.distinct_events).toBe(total);
+      expect(result.after.distinct_orders).toBe(total);
+      expect(result.missing).toBe(0);
+      expect(result.quantity).toBe(String(total * 10));
+      expect(result.restarts).toBeGreaterThan(0);
+      // The faults did happen: some deliveries were of events already applied.
+      expect(counter("events_duplicates_total", { topic: OrderFilledEvent.topic, group: "portfolio" }) - duplicatesBefore).toBeGreaterThan(0);
+    },
+    60_000,
+  );
+
+  test("a rolled-back transaction publishes nothing", async () => {
+    const result = await runWith(() =>
+      Effect.gen(function* () {
+        yield* startRelay;
+        yield* startIn(portfolioConsumer("c"));
+        const sql = yield* Sql;
+        const outbox = yield* Outbox;
+        yield* Effect.promise(() =>
+          sql
+            .begin(async (tx) => {
+              await tx`insert into orders (id) values ('o-rolled-back')`;
+              await outbox.write(tx, OrderFilledEvent, fill(-1));
+              throw new Error("insufficient funds");
+            })
+            .catch(() => {}),
+        );
+        yield* produce(0, 1);
+        yield* settled(1);
+        yield* Effect.sleep(300);
+        return yield* counts;
+      }),
+    );
+    expect(result.applied).toBe(1);
+  });
+
+  test("a relay restarted with pending rows publishes them, in order, once it is back", async () => {
+    const order = await runWith(() =>
+      Effect.gen(function* () {
+        const sql = yield* Sql;
+        yield* startIn(portfolioConsumer("only"));
+        // Written while no relay runs.
+        yield* produce(0, 300, 50);
+        const stopRelay = yield* startRelay;
+        while ((yield* counts).applied < 50) yield* Effect.sleep(5);
+        yield* stopRelay;
+        yield* produce(300, 400, 50);
+        yield* Effect.sleep(200);
+        expect((yield* counts).applied).toBeLessThan(400);
+        yield* startRelay;
+        yield* settled(400);
+        const rows = yield* Effect.promise(() => sql<{ order_id: string }[]>`select order_id from applied_fills order by seq`);
+        return rows.map((r) => r.order_id);
+      }),
+    );
+    // One consumer, no faults: each applied once, in the order the producer committed them.
+    expect(order).toEqual(Array.from({ length: 400 }, (_, n) => `o-${n}`));
+  }, 30_000);
+
+  test(`the event bus losing all its data (${name === "redis" ? "Redis restarted empty" : "in-process bus restarted"}) loses no event`, async () => {
+    const total = 2000;
+    const result = await runWith(
+      (testBus) =>
+        Effect.gen(function* () {
+          yield* startRelay;
+          yield* startIn(portfolioConsumer("a"));
+          yield* startIn(portfolioConsumer("b"));
+          const producer = yield* Effect.forkChild(produce(0, total, 20));
+          while ((yield* counts).applied < total / 4) yield* Effect.sleep(5);
+          yield* Effect.promise(() => testBus.loseEverything());
+          yield* Fiber.join(producer);
+          yield* settled(total);
+          yield* Effect.sleep(500);
+          return yield* counts;
+        }),
+      { ownServer: true },
+    );
+    expect(result.applied).toBe(total);
+    expect(result.distinct_orders).toBe(total);
+  }, 30_000);
+});
