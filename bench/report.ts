@@ -28,7 +28,9 @@ export interface RunConditions {
   readonly revision: string;
   readonly nproc: number;
   readonly cpuModel: string;
+  /** 1, 5 and 15 minute load averages when the run started and when it ended. */
   readonly loadAverage: string;
+  readonly loadAverageAtEnd: string;
   readonly bunVersion: string;
   readonly nodeVersion: string;
   readonly generator: string;
@@ -60,7 +62,7 @@ export function renderReport(conditions: RunConditions, results: ReadonlyArray<S
   const lines: string[] = [
     "# Benchmark: a trivial unary Connect JSON call on keep-alive HTTP/1.1",
     "",
-    `${conditions.date} · commit ${conditions.revision} · \`nproc\` ${conditions.nproc} (${conditions.cpuModel}) · load average at start ${conditions.loadAverage} · ` +
+    `${conditions.date} · commit ${conditions.revision} · \`nproc\` ${conditions.nproc} (${conditions.cpuModel}) · load average ${conditions.loadAverage} at start, ${conditions.loadAverageAtEnd} at end · ` +
       `bun ${conditions.bunVersion} · ${conditions.nodeVersion === "" ? "no Node row" : `node ${conditions.nodeVersion} (connect-node row)`}`,
     "",
     `Load: ${conditions.generator}, ${conditions.connections} keep-alive connections, one generator process, ` +
@@ -68,6 +70,7 @@ export function renderReport(conditions: RunConditions, results: ReadonlyArray<S
       (conditions.rounds > 1 ? `, ${conditions.rounds} rounds (each row is the round with the median rps)` : "") +
       ". Call: `POST /meridian.bench.v1.BenchService/Echo` `{\"message\":\"hello, meridian\",\"number\":42}` → the same plus `messageLength`.",
     "",
+    ...busyMachineWarning(conditions),
     "| server | runtime | rps | p50 ms | p99 ms | non-2xx | server CPU µs/req | generator cores | × raw Bun | × connect-node |",
     "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
   ];
@@ -155,4 +158,17 @@ function costLadder(results: ReadonlyArray<ServerResult>): string[] {
     out.push(`  - ${what}: ${(cost - baseCost).toFixed(1)} µs`);
   }
   return out.length === 0 ? [] : ["- server CPU per request by layer (µs, differences of rows; noisy to a few µs):", ...out];
+}
+
+/** A warning when other processes were using the machine: then rps says more about them than about the servers. */
+function busyMachineWarning(conditions: RunConditions): string[] {
+  const oneMinute = (text: string) => Number(text.split(" ")[0]);
+  const busiest = Math.max(oneMinute(conditions.loadAverage), oneMinute(conditions.loadAverageAtEnd));
+  // The bench itself keeps about two processes busy; more than that is someone else.
+  if (busiest <= conditions.nproc + 0.5) return [];
+  return [
+    `**Busy machine:** the load average reached ${busiest.toFixed(2)} on ${conditions.nproc} cores, so other processes took CPU ` +
+      "during the run: requests/s (and its ratios) are depressed unevenly; server CPU per request is the figure to compare.",
+    "",
+  ];
 }

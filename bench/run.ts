@@ -55,7 +55,7 @@ for (const spec of chosen) {
 function sourceRevision(): string {
   const head = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"], { cwd: import.meta.dir, stderr: "ignore" });
   if (head.exitCode !== 0) return "unknown (not a git checkout)";
-  const dirty = Bun.spawnSync(["git", "status", "--porcelain", "--", "packages", "sdk", "proto", "bench/servers"], {
+  const dirty = Bun.spawnSync(["git", "status", "--porcelain", "--untracked-files=no", "--", "packages", "sdk", "proto", "bench/servers"], {
     cwd: join(import.meta.dir, ".."),
     stderr: "ignore",
   });
@@ -63,9 +63,11 @@ function sourceRevision(): string {
 }
 
 const logDir = mkdtempSync(join(tmpdir(), "meridian-bench-"));
-const loadAverage = loadavg()
-  .map((l) => l.toFixed(2))
-  .join(" ");
+const loadAverageNow = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ");
+const loadAverage = loadAverageNow();
 console.error(
   `bench: ${chosen.map((s) => s.id).join(", ")} · ${load.generator} · ${load.connections} connections · ` +
     `${warmupS} s warm-up + ${durationS} s each · ${rounds} round(s)`,
@@ -99,6 +101,7 @@ const report = renderReport(
     nproc: availableParallelism(),
     cpuModel: cpus()[0]?.model.trim() ?? "unknown CPU",
     loadAverage,
+    loadAverageAtEnd: loadAverageNow(),
     bunVersion: Bun.version,
     nodeVersion: node?.version ?? "",
     generator: load.generator === "wrk" ? "wrk -t1 (wrk.lua)" : "bench/load/socket-client.ts on Bun",
