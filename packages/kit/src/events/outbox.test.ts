@@ -201,7 +201,8 @@ describe.each(implementations)("outbox, relay and idempotent consumer ($name)", 
         Effect.gen(function* () {
           const testBus = yield* bus(options);
           const layer = Layer.mergeAll(layerOutbox({ source: "trading" }).pipe(Layer.orDie), testBus.layer).pipe(Layer.provideMerge(database()));
-          return yield* Effect.provide(Effect.andThen(prepare, body(testBus)), layer);
+          // Consumers and relays stop before the pool and the bus close, as Layers would order them.
+          return yield* Effect.provide(Effect.scoped(Effect.andThen(prepare, body(testBus))), layer);
         }),
       ),
     );
