@@ -25,12 +25,13 @@ export function serveConnectUnary(route: UnaryRoute, request: Request, maxMessag
   if (version !== null && version !== "1") return undefined;
   const timeout = header.get("connect-timeout-ms");
   if (timeout !== null && !/^\d{1,10}$/.test(timeout)) return undefined; // Connect's handler says what is wrong
+  const timeoutMs = timeout === null ? undefined : Number(timeout);
   if (request.method === "POST") {
     const encoding = encodingOfContentType(header.get("content-type"));
     if (encoding === undefined) return undefined;
     const contentEncoding = header.get("content-encoding");
     if (contentEncoding !== null && contentEncoding !== "identity") return undefined;
-    return serve(route, request, encoding, maxMessageBytes, readBody(request, maxMessageBytes));
+    return serve(route, request, encoding, maxMessageBytes, timeoutMs, readBody(request, maxMessageBytes));
   }
   if (request.method === "GET" && route.method.idempotency === 1 /* NO_SIDE_EFFECTS */) {
     const query = new URL(request.url).searchParams;
@@ -41,7 +42,7 @@ export function serveConnectUnary(route: UnaryRoute, request: Request, maxMessag
     const message = query.get("message") ?? "";
     const bytes =
       query.get("base64") === "1" ? Buffer.from(message, "base64url") : new TextEncoder().encode(message);
-    return serve(route, request, encoding, maxMessageBytes, Promise.resolve(bytes));
+    return serve(route, request, encoding, maxMessageBytes, timeoutMs, Promise.resolve(bytes));
   }
   return undefined;
 }
@@ -69,6 +70,7 @@ async function serve(
   request: Request,
   encoding: Encoding,
   maxMessageBytes: number,
+  timeoutMs: number | undefined,
   body: Promise<Uint8Array>,
 ): Promise<Response> {
   const requestHeader = request.headers;
@@ -81,7 +83,7 @@ async function serve(
       requestHeader,
       responseHeader: () => (responseHeader ??= new Headers()),
       signal: request.signal,
-      timeoutMs: timeoutOf(requestHeader),
+      timeoutMs,
     });
     const message = create(route.method.output, output as Record<string, unknown>);
     const payload = encoding === "json" ? toJsonString(route.method.output, message) : toBinary(route.method.output, message);
@@ -109,13 +111,6 @@ function decode(schema: DescMessage, encoding: Encoding, bytes: Uint8Array) {
   } catch (e) {
     throw new ConnectError(`cannot decode request: ${e instanceof Error ? e.message : String(e)}`, Code.InvalidArgument);
   }
-}
-
-/** connect-timeout-ms, when present and valid (at most 10 digits, as the protocol says). */
-function timeoutOf(header: Headers): number | undefined {
-  const value = header.get("connect-timeout-ms");
-  if (value === null || !/^\d{1,10}$/.test(value)) return undefined;
-  return Number(value);
 }
 
 function responseHeaders(extra: Headers | undefined, record: CallRecord, contentType: string): Headers | Record<string, string> {

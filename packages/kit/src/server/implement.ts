@@ -247,19 +247,37 @@ function deadlineOf(hctx: HandlerContext, limits: CallLimits, whenUnset: number 
 }
 
 function requestInfo(call: UnaryCall, method: string, timeoutMs: number): RequestInfo {
-  const deadline = performance.now() + timeoutMs;
-  return {
-    correlationId: call.record.correlationId,
-    protocol: call.record.protocol,
-    method,
-    requestHeader: call.requestHeader,
-    get responseHeader() {
-      return call.responseHeader();
-    },
-    signal: call.signal ?? neverAborted,
-    remainingMs: () => Math.max(0, deadline - performance.now()),
-    traceHeaders: () => traceHeadersOf(call.record.span, call.requestHeader),
-  };
+  return new CallInfo(call, method, performance.now() + timeoutMs);
+}
+
+/** RequestInfo as a class: one allocation per call, methods on the prototype. */
+class CallInfo implements RequestInfo {
+  constructor(
+    private readonly call: UnaryCall,
+    readonly method: string,
+    private readonly deadline: number,
+  ) {}
+  get correlationId() {
+    return this.call.record.correlationId;
+  }
+  get protocol() {
+    return this.call.record.protocol;
+  }
+  get requestHeader() {
+    return this.call.requestHeader;
+  }
+  get responseHeader() {
+    return this.call.responseHeader();
+  }
+  get signal() {
+    return this.call.signal ?? neverAborted;
+  }
+  remainingMs() {
+    return Math.max(0, this.deadline - performance.now());
+  }
+  traceHeaders() {
+    return traceHeadersOf(this.call.record.span, this.call.requestHeader);
+  }
 }
 
 const neverAborted = new AbortController().signal;
