@@ -4,7 +4,9 @@ import { Data, Effect, Exit, Layer, Scope } from "effect";
 import { createClient } from "redis";
 import { OrderFilledSchema, OrderSide, type OrderFilled } from "../../../../sdk/src/gen/meridian/trading/v1/events_pb.js";
 import { ResourceExhausted, Unavailable } from "../errors.js";
+import { InMemorySpanExporter } from "@opentelemetry/sdk-trace";
 import { layerRedis } from "../redis/connection.js";
+import { layerTracingTo } from "../telemetry/tracing.js";
 import { metrics } from "../telemetry/metrics.js";
 import { EventBus, layerMemoryEventBus, layerRedisEventBus, type EventBusOptions } from "./bus.js";
 import { consume, type ConsumerOptions } from "./consumer.js";
@@ -129,6 +131,32 @@ describe.each(implementations)("event consumers ($name)", ({ bus }) => {
         expect(event?.deliveries).toBe(1);
       }),
     );
+  });
+
+  test("with tracing on, the consumer's span continues the producer's trace", async () => {
+    const exporter = new InMemorySpanExporter();
+    const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const received: string[] = [];
+    let spans: ReturnType<InMemorySpanExporter["getFinishedSpans"]> = [];
+    await run(
+      Effect.gen(function* () {
+        yield* Layer.build(layerTracingTo(exporter, { serviceName: "trading", batch: false }));
+        yield* startConsumer({ ...fast, event: OrderFilledEvent, group: "portfolio", handle: (e) => Effect.sync(() => received.push(e.traceparent)) });
+        yield* Effect.flatMap(EventBus, (b) => b.publish(OrderFilledEvent, fill(1), { traceparent: `00-${traceId}-00f067aa0ba902b7-01` }));
+        yield* until(() => received.length === 1);
+        yield* Effect.sleep(20);
+        // Read before the scope closes: shutting the provider down empties the exporter.
+        spans = exporter.getFinishedSpans();
+      }),
+    );
+    const publish = spans.find((s) => s.name === "meridian.trading.order.filled publish");
+    const process = spans.find((s) => s.name === "meridian.trading.order.filled process");
+    expect(publish?.spanContext().traceId).toBe(traceId);
+    expect(publish?.parentSpanContext?.spanId).toBe("00f067aa0ba902b7");
+    expect(process?.spanContext().traceId).toBe(traceId);
+    expect(process?.parentSpanContext?.spanId).toBe(publish?.spanContext().spanId);
+    expect(process?.attributes["messaging.consumer.group.name"]).toBe("portfolio");
+    expect(received[0]).toContain(publish?.spanContext().spanId ?? "none");
   });
 
   test("a failed event is redelivered after a backoff and then acknowledged", async () => {

@@ -8,7 +8,9 @@
 import { hostname } from "node:os";
 import { fromBinary, type Message } from "@bufbuild/protobuf";
 import { Cause, Effect, Exit, Layer, type Scope } from "effect";
+import { SpanStatusCode } from "@opentelemetry/api";
 import { writeLogLine } from "../log.js";
+import { startSpan } from "../telemetry/tracing.js";
 import { outageLog } from "../redis/outage-log.js";
 import type { Delivery, StreamReader } from "./backend.js";
 import { EventBus, type EventBusShape } from "./bus.js";
@@ -212,7 +214,7 @@ class Consumer<A extends Message, E, R> {
   // The lot in one handler run, acknowledged together; "failed" sends it one by one.
   private attemptAll(ready: ReadonlyArray<Ready<A>>): Effect.Effect<"settled" | "failed" | "transient", never, R> {
     return Effect.gen({ self: this }, function* () {
-      const exit = yield* Effect.exit(this.options.handle.batch!(ready.map((r) => r.event)));
+      const exit = yield* this.traced(ready, this.options.handle.batch!(ready.map((r) => r.event)));
       if (Exit.isSuccess(exit)) {
         yield* this.acknowledge(ready);
         return "settled" as const;
@@ -229,7 +231,7 @@ class Consumer<A extends Message, E, R> {
   private attemptOne({ delivery, event }: Ready<A>): Effect.Effect<"settled" | "transient", never, R> {
     return Effect.gen({ self: this }, function* () {
       const { handle } = this.options;
-      const exit = yield* Effect.exit(handle.batch === undefined ? handle(event) : handle.batch([event]));
+      const exit = yield* this.traced([{ delivery, event }], handle.batch === undefined ? handle(event) : handle.batch([event]));
       if (Exit.isSuccess(exit)) {
         yield* this.acknowledge([{ delivery, event }]);
         return "settled" as const;
@@ -255,6 +257,36 @@ class Consumer<A extends Message, E, R> {
         this.retries.set(delivery.streamId, { dueAt: Date.now() + delayMs, delayMs });
       }
       return "settled" as const;
+    });
+  }
+
+  // One consumer span per event, child of the producer's trace context; nothing when tracing is off.
+  private traced<X>(ready: ReadonlyArray<Ready<A>>, run: Effect.Effect<void, X, R>): Effect.Effect<Exit.Exit<void, X>, never, R> {
+    return Effect.suspend(() => {
+      const spans = ready.map(({ event }) =>
+        startSpan(
+          `${event.topic} process`,
+          "consumer",
+          event.traceparent === "" ? undefined : { traceparent: event.traceparent, tracestate: event.tracestate },
+          {
+            "messaging.system": "meridian",
+            "messaging.operation.type": "process",
+            "messaging.destination.name": event.topic,
+            "messaging.consumer.group.name": event.group,
+            "messaging.message.id": event.id,
+            "messaging.message.delivery_count": event.deliveries,
+          },
+        ),
+      );
+      return Effect.tap(Effect.exit(run), (exit) =>
+        Effect.sync(() => {
+          for (const span of spans) {
+            if (span === undefined) continue;
+            if (Exit.isFailure(exit)) span.setStatus({ code: SpanStatusCode.ERROR, message: describe(Cause.squash(exit.cause)) });
+            span.end();
+          }
+        }),
+      );
     });
   }
 

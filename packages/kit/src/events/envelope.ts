@@ -5,6 +5,7 @@ import { create, fromBinary, toBinary, type Message } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { context, propagation } from "@opentelemetry/api";
 import { EnvelopeSchema, type Envelope } from "@meridian/sdk/events";
+import { startSpan, traceHeadersOf } from "../telemetry/tracing.js";
 import type { EventType } from "./topic.js";
 
 export { EnvelopeSchema, type Envelope };
@@ -40,9 +41,10 @@ export interface ReceivedEvent<A extends Message> {
 
 /** A new envelope around `payload`, with a fresh UUIDv7 and the current time. */
 export function makeEnvelope<A extends Message>(event: EventType<A>, payload: A, source: string, meta: EventMeta = {}): Envelope {
-  const trace = meta.traceparent === undefined ? activeTraceContext() : { traceparent: meta.traceparent, tracestate: meta.tracestate ?? "" };
+  const id = Bun.randomUUIDv7();
+  const trace = producerTraceContext(event.topic, id, meta);
   return create(EnvelopeSchema, {
-    id: Bun.randomUUIDv7(),
+    id,
     type: event.schema.typeName,
     source,
     time: timestampFromDate(new Date()),
@@ -66,6 +68,22 @@ export function decodeEnvelope(bytes: Uint8Array): Envelope {
 /** The event time of an envelope, or the epoch when it has none. */
 export function envelopeTime(envelope: Envelope): Date {
   return envelope.time === undefined ? new Date(0) : timestampDate(envelope.time);
+}
+
+// With tracing on, a producer span (child of the caller's context) is what consumers continue;
+// with it off, the caller's context travels unchanged.
+function producerTraceContext(topic: string, id: string, meta: EventMeta): { traceparent: string; tracestate: string } {
+  const given = meta.traceparent === undefined ? activeTraceContext() : { traceparent: meta.traceparent, tracestate: meta.tracestate ?? "" };
+  const span = startSpan(`${topic} publish`, "producer", given.traceparent === "" ? undefined : given, {
+    "messaging.system": "meridian",
+    "messaging.operation.type": "publish",
+    "messaging.destination.name": topic,
+    "messaging.message.id": id,
+  });
+  if (span === undefined) return given;
+  const headers = traceHeadersOf(span, new Headers());
+  span.end();
+  return { traceparent: headers.traceparent ?? "", tracestate: headers.tracestate ?? "" };
 }
 
 // With no OpenTelemetry SDK registered, inject is a no-op and the fields stay empty.
