@@ -434,6 +434,35 @@ describe("hooks and the Promise face", () => {
     expect(endpoint.calls[1]?.aborted).toBe(true);
   });
 
+  test("the Promise face retries, queues and refuses as the Effect face does", async () => {
+    const flaky = scriptedTransport();
+    flaky.script(unavailable, unavailable, answer);
+    const input = create(upsertSecurity.input);
+    const retried = resilient([flaky], { retry: { baseDelayMs: 1 } });
+    await retried.unary(upsertSecurity, undefined, undefined, undefined, input);
+    expect(flaky.calls).toHaveLength(3);
+
+    const once = scriptedTransport(unavailable);
+    const error = await resilient([once], { retry: { baseDelayMs: 1 } })
+      .unary(createSecurity, undefined, undefined, undefined, input)
+      .catch((e: ConnectError) => e);
+    expect([error.code, once.calls.length]).toEqual([Code.Unavailable, 1]);
+
+    const slow = scriptedTransport(hang);
+    const transport = resilient([slow], { bulkhead: { maxConcurrent: 1, maxQueue: 1 } });
+    const running = transport.unary(getSecurity, undefined, undefined, undefined, input);
+    const queued = transport.unary(getSecurity, undefined, undefined, undefined, input);
+    const refused = await transport.unary(getSecurity, undefined, undefined, undefined, input).catch((e: ConnectError) => e);
+    expect(refused.rawMessage).toBe("bulkhead full for universe");
+    expect(transport.state().bulkhead).toEqual({ active: 1, queued: 1 });
+    slow.calls[0]!.release();
+    await running;
+    await Bun.sleep(0);
+    slow.calls[1]!.release();
+    await queued;
+    expect(transport.state().bulkhead).toEqual({ active: 0, queued: 0 });
+  });
+
   test("interrupting the Effect aborts the attempt in flight without counting against the breaker", async () => {
     const endpoint = scriptedTransport(hang);
     const transport = resilient([endpoint], { breaker: { consecutiveFailures: 1 } });

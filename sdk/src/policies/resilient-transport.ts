@@ -2,9 +2,11 @@
  * A Transport that puts the policies around one or more endpoint transports:
  * deadline on every call, retry (idempotent calls, budgeted, never past the
  * deadline), bulkhead per downstream, load balancing over endpoints that skips
- * open breakers, and a breaker per endpoint. Unary calls are one Effect
- * ({@link ResilientTransport.unaryEffect}); the Promise face runs that Effect,
- * so both faces behave the same. Streams get the deadline, balancing and breaker, not retries.
+ * open breakers, and a breaker per endpoint. Unary calls are an Effect
+ * ({@link ResilientTransport.unaryEffect}); the Promise face shares its steps,
+ * running a first attempt that can go at once as plain promises (an Effect run
+ * costs more than the policies) and queueing and retries in the same Effect
+ * pipeline. Streams get the deadline, balancing and breaker, not retries.
  */
 import type { DescMessage, DescMethodStreaming, DescMethodUnary, MessageInitShape } from "@bufbuild/protobuf";
 import {
@@ -102,6 +104,146 @@ export function createResilientTransport(options: ResilientTransportOptions): Re
   const budget = new RetryBudget(policy.retryBudget);
   const allUrls = endpoints.map((e) => e.url).join(",");
 
+  /** What one unary call carries from attempt to attempt. */
+  interface Call<I extends DescMessage, O extends DescMessage> {
+    readonly method: DescMethodUnary<I, O>;
+    readonly header: HeadersInit | undefined;
+    readonly input: MessageInitShape<I>;
+    readonly contextValues: ContextValues | undefined;
+    readonly rules: MethodPolicy;
+    readonly now: () => number;
+    readonly started: number;
+    /** The call's whole deadline, ms, and when it passes. */
+    readonly timeout: number;
+    readonly deadlineAt: number;
+    attempts: number;
+    endpoint: string | undefined;
+  }
+  type AnyCall = Call<DescMessage, DescMessage>;
+
+  function begin<I extends DescMessage, O extends DescMessage>(
+    method: DescMethodUnary<I, O>,
+    timeoutMs: number | undefined,
+    header: HeadersInit | undefined,
+    input: MessageInitShape<I>,
+    contextValues: ContextValues | undefined,
+    now: () => number,
+  ): Call<I, O> {
+    const rules = methodPolicy(policy, method.localName);
+    const started = now();
+    const timeout = timeoutMs ?? rules.timeoutMs;
+    budget.earn();
+    return {
+      method,
+      header,
+      input,
+      contextValues,
+      rules,
+      now,
+      started,
+      timeout,
+      deadlineAt: started + timeout,
+      attempts: 0,
+      endpoint: undefined,
+    };
+  }
+
+  /** Picks an endpoint whose breaker lets the call through and counts the attempt on it. */
+  function admit(call: AnyCall, at: number): BalancedEndpoint | ConnectError {
+    const endpoint = balancer.pick(at);
+    if (endpoint === undefined) return circuitOpen(allUrls);
+    call.attempts++;
+    call.endpoint = endpoint.url;
+    endpoint.outstanding++;
+    return endpoint;
+  }
+
+  /** An attempt ended: the endpoint's load goes down and its breaker hears the verdict (none if the caller gave up). */
+  function settle(endpoint: BalancedEndpoint, error: ConnectError | undefined, cancelled: boolean, at: number): void {
+    endpoint.outstanding--;
+    if (endpoint.breaker === undefined) return;
+    if (cancelled) endpoint.breaker.release();
+    else endpoint.breaker.record(at, error?.code);
+  }
+
+  function report(call: AnyCall, error: ConnectError | undefined): void {
+    hooks.onCallEnded?.({
+      method: call.method,
+      error,
+      durationMs: call.now() - call.started,
+      attempts: call.attempts,
+      endpoint: call.endpoint,
+      requestHeader: call.header,
+    });
+  }
+
+  function mayRetry(call: AnyCall, error: ConnectError): boolean {
+    const retry = call.rules.retry;
+    return retry.maxAttempts > 1 && isRetryable(error, retry) && maySendTwice(call.method, call.header);
+  }
+
+  /** One attempt as an Effect: a slot in the bulkhead, an endpoint, the request (aborted if interrupted). */
+  function attempt<I extends DescMessage, O extends DescMessage>(
+    call: Call<I, O>,
+  ): Effect.Effect<UnaryResponse<I, O>, ConnectError> {
+    const send = Effect.suspend(() => {
+      const at = call.now();
+      const endpoint = admit(call as AnyCall, at);
+      if (endpoint instanceof ConnectError) return Effect.fail(endpoint);
+      // The first attempt carries the whole deadline downstream, a retry what is left of it.
+      const timeout = call.attempts === 1 ? call.timeout : Math.max(1, call.deadlineAt - at);
+      return Effect.onExit(
+        Effect.tryPromise({
+          try: (signal) =>
+            endpoint.transport.unary(call.method, signal, timeout, call.header, call.input, call.contextValues),
+          catch: (e) => ConnectError.from(e),
+        }),
+        (exit) =>
+          Effect.sync(() => {
+            const error = Exit.isSuccess(exit) ? undefined : Cause.findErrorOption(exit.cause);
+            settle(endpoint, error?._tag === "Some" ? error.value : undefined, error?._tag === "None", call.now());
+          }),
+      );
+    });
+    return bulkhead === undefined ? send : bulkhead.run(send, () => call.deadlineAt - call.now());
+  }
+
+  /**
+   * The retries after a failed attempt: the schedule (backoff, budget, deadline)
+   * is stepped only now, so a call that succeeds at once pays nothing for it.
+   */
+  function retrying<I extends DescMessage, O extends DescMessage>(
+    call: Call<I, O>,
+    first: ConnectError,
+  ): Effect.Effect<UnaryResponse<I, O>, ConnectError> {
+    const retry = call.rules.retry;
+    const schedule = retrySchedule(retry, (error, delayMs, retryNumber) => {
+      if (!isRetryable(error, retry)) return false;
+      if (call.now() + delayMs >= call.deadlineAt) return false; // never past the deadline
+      if (!budget.trySpend()) return false;
+      hooks.onRetry?.({ method: call.method, attempt: retryNumber, delayMs, error });
+      return true;
+    });
+    return Effect.flatMap(Schedule.toStepWithMetadata(schedule), (step) => {
+      const next = (error: ConnectError): Effect.Effect<UnaryResponse<I, O>, ConnectError> =>
+        Pull.matchEffect(step(error), {
+          onSuccess: () => Effect.catch(attempt(call), next),
+          onFailure: Effect.failCause,
+          onDone: () =>
+            Effect.fail(call.attempts > 1 && isRetryable(error, retry) ? retriesExhausted(call.attempts, error) : error),
+        });
+      return next(first);
+    });
+  }
+
+  /** Reports the call's outcome to the hooks when the program ends. */
+  function reported<A>(call: AnyCall, program: Effect.Effect<A, ConnectError>): Effect.Effect<A, ConnectError> {
+    if (hooks.onCallEnded === undefined) return program;
+    return Effect.onExit(program, (exit) =>
+      Effect.sync(() => report(call, Exit.isSuccess(exit) ? undefined : errorOf(exit.cause))),
+    );
+  }
+
   function unaryEffect<I extends DescMessage, O extends DescMessage>(
     method: DescMethodUnary<I, O>,
     timeoutMs: number | undefined,
@@ -110,88 +252,57 @@ export function createResilientTransport(options: ResilientTransportOptions): Re
     contextValues?: ContextValues,
   ): Effect.Effect<UnaryResponse<I, O>, ConnectError> {
     return Clock.clockWith((clock) => {
-      const started = clock.currentTimeMillisUnsafe();
-      const rules = methodPolicy(policy, method.localName);
-      const timeout = timeoutMs ?? rules.timeoutMs;
-      if (timeout <= 0) return Effect.fail(deadlineExceeded(0));
-      const deadlineAt = started + timeout;
-      let attempts = 0;
-      let endpointUrl: string | undefined;
-      budget.earn();
-
-      const send = Effect.suspend(() => {
-        const at = clock.currentTimeMillisUnsafe();
-        const endpoint = balancer.pick(at);
-        if (endpoint === undefined) return Effect.fail(circuitOpen(allUrls));
-        // The first attempt passes on the whole deadline; a retry what is left of it (connect-timeout-ms / grpc-timeout).
-        const remaining = attempts === 0 ? timeout : Math.max(1, deadlineAt - at);
-        attempts++;
-        endpointUrl = endpoint.url;
-        endpoint.outstanding++;
-        return Effect.onExit(
-          Effect.tryPromise({
-            try: (signal) => endpoint.transport.unary(method, signal, remaining, header, input, contextValues),
-            catch: (e) => ConnectError.from(e),
-          }),
-          (exit) => Effect.sync(() => settle(endpoint, exit, clock.currentTimeMillisUnsafe())),
-        );
-      });
-
-      const attempt =
-        bulkhead === undefined ? send : bulkhead.run(send, () => deadlineAt - clock.currentTimeMillisUnsafe());
-
-      const retry = rules.retry;
-      // The schedule is stepped only after a failure: a call that succeeds at once pays nothing for retries.
-      type Outcome = Effect.Effect<UnaryResponse<I, O>, ConnectError>;
-      const retrying = (first: ConnectError): Outcome => {
-        if (!isRetryable(first, retry)) return Effect.fail(first);
-        const schedule = retrySchedule(retry, (error, delayMs, retryNumber) => {
-          if (!isRetryable(error, retry)) return false;
-          if (clock.currentTimeMillisUnsafe() + delayMs >= deadlineAt) return false; // never past the deadline
-          if (!budget.trySpend()) return false;
-          hooks.onRetry?.({ method, attempt: retryNumber, delayMs, error });
-          return true;
-        });
-        return Effect.flatMap(Schedule.toStepWithMetadata(schedule), (step) => {
-          const next = (error: ConnectError): Outcome =>
-            Pull.matchEffect(step(error), {
-              onSuccess: () => Effect.catch(attempt, next),
-              onFailure: Effect.failCause,
-              onDone: () =>
-                Effect.fail(attempts > 1 && isRetryable(error, retry) ? retriesExhausted(attempts, error) : error),
-            });
-          return next(first);
-        });
-      };
-      const program =
-        retry.maxAttempts > 1 && maySendTwice(method, header) ? Effect.catch(attempt, retrying) : attempt;
-
-      const onCallEnded = hooks.onCallEnded;
-      if (onCallEnded === undefined) return program;
-      return Effect.onExit(program, (exit) =>
-        Effect.sync(() =>
-          onCallEnded({
-            method,
-            error: Exit.isSuccess(exit) ? undefined : errorOf(exit.cause),
-            durationMs: clock.currentTimeMillisUnsafe() - started,
-            attempts,
-            endpoint: endpointUrl,
-            requestHeader: header,
-          }),
-        ),
+      const call = begin(method, timeoutMs, header, input, contextValues, () => clock.currentTimeMillisUnsafe());
+      if (call.timeout <= 0) return reported(call as AnyCall, Effect.fail(deadlineExceeded(0)));
+      const program = Effect.catch(attempt(call), (error) =>
+        mayRetry(call as AnyCall, error) ? retrying(call, error) : Effect.fail(error),
       );
+      return reported(call as AnyCall, program);
     });
   }
 
-  /** An attempt ended: the endpoint's load goes down and its breaker hears the verdict. */
-  function settle(endpoint: BalancedEndpoint, exit: Exit.Exit<unknown, ConnectError>, at: number): void {
-    endpoint.outstanding--;
-    const breaker = endpoint.breaker;
-    if (breaker === undefined) return;
-    if (Exit.isSuccess(exit)) return breaker.record(at, undefined);
-    const error = Cause.findErrorOption(exit.cause);
-    if (error._tag === "Some") breaker.record(at, error.value.code);
-    else breaker.release(); // interrupted: the caller gave up, no verdict on the endpoint
+  /**
+   * The Promise face. A first attempt that can go at once (a free bulkhead
+   * slot) runs as plain promises through the same steps (admission, deadline,
+   * breaker, report); a queued call and the retries run in the Effect pipeline.
+   */
+  function unary<I extends DescMessage, O extends DescMessage>(
+    method: DescMethodUnary<I, O>,
+    signal: AbortSignal | undefined,
+    timeoutMs: number | undefined,
+    header: HeadersInit | undefined,
+    input: MessageInitShape<I>,
+    contextValues?: ContextValues,
+  ): Promise<UnaryResponse<I, O>> {
+    if (bulkhead !== undefined && !bulkhead.tryEnter()) {
+      return runUnary(unaryEffect(method, timeoutMs, header, input, contextValues), signal);
+    }
+    const call = begin(method, timeoutMs, header, input, contextValues, Date.now);
+    const fail = (error: ConnectError) => {
+      report(call as AnyCall, error);
+      return Promise.reject(error);
+    };
+    const endpoint = call.timeout <= 0 ? deadlineExceeded(0) : admit(call as AnyCall, call.started);
+    if (endpoint instanceof ConnectError) {
+      bulkhead?.leave();
+      return fail(endpoint);
+    }
+    return endpoint.transport.unary(method, signal, call.timeout, header, input, contextValues).then(
+      (response) => {
+        settle(endpoint, undefined, false, Date.now());
+        bulkhead?.leave();
+        report(call as AnyCall, undefined);
+        return response;
+      },
+      (cause: unknown) => {
+        const error = ConnectError.from(cause);
+        const cancelled = signal?.aborted === true;
+        settle(endpoint, error, cancelled, Date.now());
+        bulkhead?.leave();
+        if (cancelled || !mayRetry(call as AnyCall, error)) return fail(error);
+        return runUnary(reported(call as AnyCall, retrying(call, error)), signal);
+      },
+    );
   }
 
   async function stream<I extends DescMessage, O extends DescMessage>(
@@ -225,8 +336,7 @@ export function createResilientTransport(options: ResilientTransportOptions): Re
     downstream: options.downstream,
     policy,
     unaryEffect,
-    unary: (method, signal, timeoutMs, header, input, contextValues) =>
-      runUnary(unaryEffect(method, timeoutMs, header, input, contextValues), signal),
+    unary,
     stream,
     methodPolicy: (localName) => methodPolicy(policy, localName),
     state: () => ({
