@@ -78,6 +78,22 @@ const requests = metrics.counter("cache_requests_total", "Cache lookups by names
 const coalesced = metrics.counter("cache_coalesced_total", "Lookups that joined another caller's lookup of the same key.", ["namespace"]);
 const writeErrors = metrics.counter("cache_write_errors_total", "Cache writes and invalidations that failed.", ["namespace", "operation"]);
 
+// Bound once per namespace: the hit path pays no label lookup.
+const requestSeries = new Map<string, { readonly hit: BoundCounter; readonly miss: BoundCounter; readonly error: BoundCounter }>();
+type BoundCounter = ReturnType<typeof requests.bind>;
+const seriesOf = (namespace: string) => {
+  let found = requestSeries.get(namespace);
+  if (found === undefined) {
+    found = {
+      hit: requests.bind({ namespace, result: "hit" }),
+      miss: requests.bind({ namespace, result: "miss" }),
+      error: requests.bind({ namespace, result: "error" }),
+    };
+    requestSeries.set(namespace, found);
+  }
+  return found;
+};
+
 interface Flight {
   readonly waiters: Array<(exit: Exit.Exit<unknown, unknown>) => void>;
   /** Invalidated while in flight: its result is returned but not cached. */
@@ -104,17 +120,18 @@ export function makeCache(store: CacheStore): CacheShape {
     Effect.flatMap(
       Effect.promise(() => store.get(key.key)),
       (lookup) => {
+        const series = seriesOf(key.namespace);
         const cached = decoded(key, lookup);
         if (cached !== undefined) {
-          requests.inc({ namespace: key.namespace, result: "hit" });
+          series.hit.inc();
           outage.recovered();
           return Effect.succeed(cached);
         }
         if (lookup._tag === "error") {
-          requests.inc({ namespace: key.namespace, result: "error" });
+          series.error.inc();
           outage.failed({ namespace: key.namespace, operation: "get", error: lookup.error });
         } else {
-          requests.inc({ namespace: key.namespace, result: "miss" });
+          series.miss.inc();
           if (lookup._tag === "miss") outage.recovered();
         }
         return Effect.tap(fetch, (value) =>

@@ -54,12 +54,31 @@ export function redisStore(client: RedisClient, keyPrefix: string, options: Redi
     }
   };
 
+  // The read path is the hot one: no async wrappers, one timer shared by every read in flight.
+  const deadlines = deadlineSweeper();
   return {
-    get: (key) =>
-      guarded(() => within(timeout, client.sendCommand<Buffer | null>(["GET", keyPrefix + key], { typeMapping: asBuffer }))).then(
-        (reply): Lookup => (reply === null ? miss : { _tag: "hit", bytes: reply }),
-        (e: unknown): Lookup => ({ _tag: "error", error: describe(e) }),
-      ),
+    get: (key) => {
+      if (!client.isReady) return Promise.resolve(disconnected);
+      if (skipping()) return Promise.resolve(skipped);
+      return new Promise<Lookup>((resolve) => {
+        const expire = deadlines.add(timeout, () => {
+          failed();
+          resolve({ _tag: "error", error: `no answer from redis in ${timeout} ms` });
+        });
+        client.sendCommand<Buffer | null>(["GET", keyPrefix + key], { typeMapping: asBuffer }).then(
+          (reply) => {
+            if (!expire()) return;
+            succeeded();
+            resolve(reply === null ? miss : { _tag: "hit", bytes: reply });
+          },
+          (e: unknown) => {
+            if (!expire()) return;
+            failed();
+            resolve({ _tag: "error", error: describe(e) });
+          },
+        );
+      });
+    },
     set: (key, bytes, ttlSeconds) =>
       guarded(() =>
         within(
@@ -90,6 +109,39 @@ export function redisStore(client: RedisClient, keyPrefix: string, options: Redi
         cursor = next;
         if (keys.length > 0) await guarded(() => within(timeout, client.sendCommand(["UNLINK", ...keys])));
       } while (cursor !== "0");
+    },
+  };
+}
+
+const disconnected: Lookup = { _tag: "error", error: "redis is not connected" };
+const skipped: Lookup = { _tag: "error", error: "redis skipped after repeated failures" };
+
+/**
+ * Deadlines for many short requests on one timer: `add` registers a callback to run if the
+ * returned `settle` is not called within `timeoutMs`; `settle` returns false once it has run.
+ */
+function deadlineSweeper() {
+  const pending = new Map<object, { readonly at: number; readonly onExpiry: () => void }>();
+  let timer: ReturnType<typeof setInterval> | undefined;
+  const sweep = () => {
+    const now = performance.now();
+    for (const [token, entry] of pending) {
+      if (entry.at > now) continue;
+      pending.delete(token);
+      entry.onExpiry();
+    }
+    if (pending.size === 0) {
+      clearInterval(timer);
+      timer = undefined;
+    }
+  };
+  return {
+    add(timeoutMs: number, onExpiry: () => void): () => boolean {
+      const token = {};
+      pending.set(token, { at: performance.now() + timeoutMs, onExpiry });
+      // A quarter of the timeout as granularity: a read gives up within 1.25× its timeout.
+      timer ??= setInterval(sweep, Math.max(5, timeoutMs / 4));
+      return () => pending.delete(token);
     },
   };
 }
