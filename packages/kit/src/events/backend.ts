@@ -67,16 +67,18 @@ export interface StreamReader {
 /** The stream store. Every method may reject when the store is unreachable. */
 export interface StreamBackend {
   /**
-   * Appends an entry holding `envelope`. At `maxLen` entries, first trims the entries every group
-   * has acknowledged; if still at the cap, rejects with StreamFull. With no group at all, the
-   * oldest entries are trimmed instead and counted in `droppedUnconsumed`. Under a `marker`,
-   * rejects with MarkerLost (appending nothing) when the marker is gone.
+   * Appends entries holding `envelopes`, in order. At `maxLen` entries, first trims the entries
+   * every group has acknowledged; if still at the cap, it stops there: `streamIds` has one id per
+   * envelope appended, and fewer than `envelopes` means the rest were refused (the stream is
+   * full). With no group at all, the oldest entries are trimmed instead and counted in
+   * `droppedUnconsumed`. Under a `marker`, rejects with MarkerLost (appending nothing) when the
+   * marker is gone.
    */
   readonly append: (
     stream: string,
-    envelope: Uint8Array,
+    envelopes: ReadonlyArray<Uint8Array>,
     options: { readonly maxLen: number; readonly marker?: Marker },
-  ) => Promise<{ readonly streamId: string; readonly droppedUnconsumed: number }>;
+  ) => Promise<{ readonly streamIds: ReadonlyArray<string>; readonly droppedUnconsumed: number }>;
   /** Creates the group if missing, reading from the stream's first retained entry. */
   readonly ensureGroup: (stream: string, group: string) => Promise<void>;
   readonly openReader: () => Promise<StreamReader>;

@@ -79,12 +79,15 @@ export function makeEventBus(backend: StreamBackend, options: EventBusOptions): 
       Effect.suspend(() => {
         const envelope = makeEnvelope(event, payload, options.source, meta);
         return Effect.tryPromise({
-          try: () => backend.append(streamKey(event.topic), encodeEnvelope(envelope), { maxLen }),
+          try: async () => {
+            const { streamIds, droppedUnconsumed } = await backend.append(streamKey(event.topic), [encodeEnvelope(envelope)], { maxLen });
+            if (droppedUnconsumed > 0) m.droppedUnconsumed.inc({ topic: event.topic }, droppedUnconsumed);
+            if (streamIds.length === 0) throw new StreamFull({ stream: streamKey(event.topic) });
+          },
           catch: (cause) => cause,
         }).pipe(
-          Effect.map(({ droppedUnconsumed }) => {
+          Effect.map(() => {
             m.published.inc({ topic: event.topic });
-            if (droppedUnconsumed > 0) m.droppedUnconsumed.inc({ topic: event.topic }, droppedUnconsumed);
             return envelope;
           }),
           Effect.mapError((cause) => {

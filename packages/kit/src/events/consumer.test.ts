@@ -228,7 +228,7 @@ describe.each(implementations)("event consumers ($name)", ({ bus }) => {
       Effect.gen(function* () {
         const b = yield* EventBus;
         yield* startConsumer({ ...fast, event: OrderFilledEvent, group: "portfolio", handle: (e) => Effect.sync(() => handled.push(e.payload.orderId)) });
-        yield* Effect.promise(() => b.backend.append(b.streamKey(OrderFilledEvent.topic), new Uint8Array([0xff, 0xff, 0xff]), { maxLen: 100 }));
+        yield* Effect.promise(() => b.backend.append(b.streamKey(OrderFilledEvent.topic), [new Uint8Array([0xff, 0xff, 0xff])], { maxLen: 100 }));
         yield* publishAll(1);
         yield* until(() => handled.length === 1);
         const dead = yield* deadLettersEventually;

@@ -75,6 +75,7 @@ export function memoryBackend(): StreamBackend {
     return found;
   };
 
+  // One entry; undefined when the stream is full.
   const append = (name: string, maxLen: number, fields: Omit<Entry, "id" | "ms" | "seq">) => {
     const stream = streamNamed(name);
     let droppedUnconsumed = 0;
@@ -85,7 +86,7 @@ export function memoryBackend(): StreamBackend {
         stream.entries.splice(0, droppedUnconsumed);
       } else {
         stream.entries.splice(0, firstIndexAtOrAfter(stream.entries, safe[0], safe[1]));
-        if (stream.entries.length >= maxLen) throw new StreamFull({ stream: name });
+        if (stream.entries.length >= maxLen) return undefined;
       }
     }
     const now = Date.now();
@@ -128,9 +129,17 @@ export function memoryBackend(): StreamBackend {
   };
 
   return {
-    append: async (name, envelope, { maxLen, marker }) => {
+    append: async (name, envelopes, { maxLen, marker }) => {
       if (marker !== undefined && markers.get(marker.key) !== marker.token) throw new MarkerLost({ key: marker.key });
-      return append(name, maxLen, { envelope: envelope.slice() });
+      const streamIds: string[] = [];
+      let droppedUnconsumed = 0;
+      for (const envelope of envelopes) {
+        const appended = append(name, maxLen, { envelope: envelope.slice() });
+        if (appended === undefined) break;
+        streamIds.push(appended.streamId);
+        droppedUnconsumed += appended.droppedUnconsumed;
+      }
+      return { streamIds, droppedUnconsumed };
     },
 
     ensureGroup: async (name, group) => {
@@ -240,10 +249,11 @@ export function memoryBackend(): StreamBackend {
     deadLetter: async (name, groupName, delivery, deadLetterStream, { reason, maxLen }) => {
       const { group } = existingGroup(name, groupName);
       if (!group.pending.has(delivery.streamId)) return false;
-      append(deadLetterStream, maxLen, {
+      const appended = append(deadLetterStream, maxLen, {
         envelope: delivery.envelope,
         dead: { reason, group: groupName, deliveries: delivery.deliveries, originalStreamId: delivery.streamId, failedAt: new Date() },
       });
+      if (appended === undefined) throw new StreamFull({ stream: deadLetterStream });
       group.pending.delete(delivery.streamId);
       return true;
     },

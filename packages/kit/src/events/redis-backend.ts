@@ -63,12 +63,19 @@ local function append(stream, max_len, fields)
 end
 `;
 
-// KEYS: stream [, marker]; ARGV: max_len, marker token, envelope
+// KEYS: stream [, marker]; ARGV: max_len, marker token, envelope, envelope, ...
+// Returns {ids appended, entries dropped}: fewer ids than envelopes when the stream filled up.
 const appendScript = `${library}
 if KEYS[2] ~= nil and redis.call('GET', KEYS[2]) ~= ARGV[2] then return redis.error_reply('MARKERLOST the outbox marker is gone') end
-local result = append(KEYS[1], tonumber(ARGV[1]), {'envelope', ARGV[3]})
-if result == nil then return redis.error_reply('STREAMFULL the stream is full of unacknowledged entries') end
-return result
+local ids = {}
+local dropped = 0
+for i = 3, #ARGV do
+  local result = append(KEYS[1], tonumber(ARGV[1]), {'envelope', ARGV[i]})
+  if result == nil then break end
+  ids[#ids + 1] = result[1]
+  dropped = dropped + result[2]
+end
+return {ids, dropped}
 `;
 
 // KEYS: stream, dead-letter stream; ARGV: group, id, max_len, field, value, ...
@@ -101,13 +108,13 @@ export function redisBackend(redis: RedisConnection): StreamBackend {
   const run = scriptRunner(client);
 
   return {
-    append: async (stream, envelope, { maxLen, marker }) => {
+    append: async (stream, envelopes, { maxLen, marker }) => {
       const keys = marker === undefined ? [stream] : [stream, marker.key];
-      const reply = await run(appendScript, keys, [String(maxLen), marker?.token ?? "", asBuffer(envelope)]).catch((e: unknown) => {
+      const reply = await run(appendScript, keys, [String(maxLen), marker?.token ?? "", ...envelopes.map(asBuffer)]).catch((e: unknown) => {
         throw translate(e, stream, marker?.key);
       });
-      const [streamId, dropped] = reply as [string, number];
-      return { streamId: String(streamId), droppedUnconsumed: Number(dropped) };
+      const [ids, dropped] = reply as [string[], number];
+      return { streamIds: ids.map(String), droppedUnconsumed: Number(dropped) };
     },
 
     ensureGroup: (stream, group) => ensureGroup(client, stream, group),

@@ -110,23 +110,44 @@ class Relay {
         select position, topic, envelope from meridian_outbox
         where sent_at is null order by position limit ${this.batchSize}`;
       if (rows.length === 0) return 0;
-      // Issued together, the appends are pipelined on one connection and land in order.
+      // Consecutive rows of one topic go in one append; the appends, issued together, are
+      // pipelined on one connection and land in order.
+      const runs: OutboxRow[][] = [];
+      for (const row of rows) {
+        const last = runs[runs.length - 1];
+        if (last !== undefined && last[0]!.topic === row.topic) last.push(row);
+        else runs.push([row]);
+      }
       const results = await Promise.allSettled(
-        rows.map((row) => this.bus.backend.append(this.bus.streamKey(row.topic), row.envelope, { maxLen: this.bus.maxLen, marker })),
+        runs.map((run) =>
+          this.bus.backend.append(
+            this.bus.streamKey(run[0]!.topic),
+            run.map((row) => row.envelope),
+            { maxLen: this.bus.maxLen, marker },
+          ),
+        ),
       );
       if (results.some((r) => r.status === "rejected" && r.reason instanceof MarkerLost)) return "lost" as const;
       const sent: Array<{ position: string; ms: number; seq: number }> = [];
       let firstFailure: unknown;
       results.forEach((result, i) => {
-        const row = rows[i]!;
-        if (result.status === "fulfilled") {
-          const [ms, seq] = parseStreamId(result.value.streamId);
-          sent.push({ position: row.position, ms, seq });
-          m.published.inc({ topic: row.topic });
-          if (result.value.droppedUnconsumed > 0) m.droppedUnconsumed.inc({ topic: row.topic }, result.value.droppedUnconsumed);
-        } else {
+        const run = runs[i]!;
+        const topic = run[0]!.topic;
+        if (result.status === "rejected") {
           firstFailure ??= result.reason;
-          m.publishFailures.inc({ topic: row.topic, reason: result.reason instanceof StreamFull ? "stream_full" : "unavailable" });
+          m.publishFailures.inc({ topic, reason: "unavailable" }, run.length);
+          return;
+        }
+        const { streamIds, droppedUnconsumed } = result.value;
+        streamIds.forEach((streamId, at) => {
+          const [ms, seq] = parseStreamId(streamId);
+          sent.push({ position: run[at]!.position, ms, seq });
+        });
+        m.published.inc({ topic }, streamIds.length);
+        if (droppedUnconsumed > 0) m.droppedUnconsumed.inc({ topic }, droppedUnconsumed);
+        if (streamIds.length < run.length) {
+          firstFailure ??= new StreamFull({ stream: this.bus.streamKey(topic) });
+          m.publishFailures.inc({ topic, reason: "stream_full" }, run.length - streamIds.length);
         }
       });
       if (sent.length > 0) {

@@ -17,9 +17,10 @@ export interface Faults {
 export function faultyBackend(current: () => StreamBackend, faults: Faults): StreamBackend {
   const chance = (rate: number) => rate > 0 && Math.random() < rate;
   return {
-    append: async (stream, envelope, options) => {
-      const result = await current().append(stream, envelope, options);
-      if (chance(faults.duplicateAppendRate)) await current().append(stream, envelope, options);
+    append: async (stream, envelopes, options) => {
+      const result = await current().append(stream, envelopes, options);
+      const again = envelopes.slice(0, result.streamIds.length).filter(() => chance(faults.duplicateAppendRate));
+      if (again.length > 0) await current().append(stream, again, options);
       return result;
     },
     ensureGroup: (...args) => current().ensureGroup(...args),
