@@ -443,16 +443,19 @@ describe("hooks and the Promise face", () => {
     expect(flaky.calls).toHaveLength(3);
 
     const once = scriptedTransport(unavailable);
-    const error = await resilient([once], { retry: { baseDelayMs: 1 } })
+    const error = (await resilient([once], { retry: { baseDelayMs: 1 } })
       .unary(createSecurity, undefined, undefined, undefined, input)
-      .catch((e: ConnectError) => e);
+      .catch((e: unknown) => e)) as ConnectError;
     expect([error.code, once.calls.length]).toEqual([Code.Unavailable, 1]);
 
     const slow = scriptedTransport(hang);
     const transport = resilient([slow], { bulkhead: { maxConcurrent: 1, maxQueue: 1 } });
-    const running = transport.unary(getSecurity, undefined, undefined, undefined, input);
-    const queued = transport.unary(getSecurity, undefined, undefined, undefined, input);
-    const refused = await transport.unary(getSecurity, undefined, undefined, undefined, input).catch((e: ConnectError) => e);
+    const get = create(getSecurity.input);
+    const running = transport.unary(getSecurity, undefined, undefined, undefined, get);
+    const queued = transport.unary(getSecurity, undefined, undefined, undefined, get);
+    const refused = (await transport
+      .unary(getSecurity, undefined, undefined, undefined, get)
+      .catch((e: unknown) => e)) as ConnectError;
     expect(refused.rawMessage).toBe("bulkhead full for universe");
     expect(transport.state().bulkhead).toEqual({ active: 1, queued: 1 });
     slow.calls[0]!.release();

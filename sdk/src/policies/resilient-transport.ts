@@ -244,6 +244,36 @@ export function createResilientTransport(options: ResilientTransportOptions): Re
     );
   }
 
+  /**
+   * A first attempt that holds a bulkhead slot already, as plain promises:
+   * admission, the whole deadline downstream, the breaker's verdict, the slot
+   * given back. Both faces take this path when nothing has to wait, because an
+   * Effect per step costs more than the policies themselves.
+   */
+  function firstAttempt<I extends DescMessage, O extends DescMessage>(
+    call: Call<I, O>,
+    signal: AbortSignal | undefined,
+  ): Promise<UnaryResponse<I, O>> {
+    const endpoint = admit(call as AnyCall, call.started);
+    if (endpoint instanceof ConnectError) {
+      bulkhead?.leave();
+      return Promise.reject(endpoint);
+    }
+    return endpoint.transport.unary(call.method, signal, call.timeout, call.header, call.input, call.contextValues).then(
+      (response) => {
+        settle(endpoint, undefined, false, call.now());
+        bulkhead?.leave();
+        return response;
+      },
+      (cause: unknown) => {
+        const error = ConnectError.from(cause);
+        settle(endpoint, error, signal?.aborted === true, call.now());
+        bulkhead?.leave();
+        throw error;
+      },
+    );
+  }
+
   function unaryEffect<I extends DescMessage, O extends DescMessage>(
     method: DescMethodUnary<I, O>,
     timeoutMs: number | undefined,
@@ -254,18 +284,18 @@ export function createResilientTransport(options: ResilientTransportOptions): Re
     return Clock.clockWith((clock) => {
       const call = begin(method, timeoutMs, header, input, contextValues, () => clock.currentTimeMillisUnsafe());
       if (call.timeout <= 0) return reported(call as AnyCall, Effect.fail(deadlineExceeded(0)));
-      const program = Effect.catch(attempt(call), (error) =>
+      const first =
+        bulkhead === undefined || bulkhead.tryEnter()
+          ? Effect.tryPromise({ try: (signal) => firstAttempt(call, signal), catch: (e) => ConnectError.from(e) })
+          : attempt(call);
+      const program = Effect.catch(first, (error) =>
         mayRetry(call as AnyCall, error) ? retrying(call, error) : Effect.fail(error),
       );
       return reported(call as AnyCall, program);
     });
   }
 
-  /**
-   * The Promise face. A first attempt that can go at once (a free bulkhead
-   * slot) runs as plain promises through the same steps (admission, deadline,
-   * breaker, report); a queued call and the retries run in the Effect pipeline.
-   */
+  /** The Promise face: the same steps; when something has to wait (queue, retries) it runs the Effect pipeline. */
   function unary<I extends DescMessage, O extends DescMessage>(
     method: DescMethodUnary<I, O>,
     signal: AbortSignal | undefined,
@@ -282,24 +312,17 @@ export function createResilientTransport(options: ResilientTransportOptions): Re
       report(call as AnyCall, error);
       return Promise.reject(error);
     };
-    const endpoint = call.timeout <= 0 ? deadlineExceeded(0) : admit(call as AnyCall, call.started);
-    if (endpoint instanceof ConnectError) {
+    if (call.timeout <= 0) {
       bulkhead?.leave();
-      return fail(endpoint);
+      return fail(deadlineExceeded(0));
     }
-    return endpoint.transport.unary(method, signal, call.timeout, header, input, contextValues).then(
+    return firstAttempt(call, signal).then(
       (response) => {
-        settle(endpoint, undefined, false, Date.now());
-        bulkhead?.leave();
         report(call as AnyCall, undefined);
         return response;
       },
-      (cause: unknown) => {
-        const error = ConnectError.from(cause);
-        const cancelled = signal?.aborted === true;
-        settle(endpoint, error, cancelled, Date.now());
-        bulkhead?.leave();
-        if (cancelled || !mayRetry(call as AnyCall, error)) return fail(error);
+      (error: ConnectError) => {
+        if (signal?.aborted === true || !mayRetry(call as AnyCall, error)) return fail(error);
         return runUnary(reported(call as AnyCall, retrying(call, error)), signal);
       },
     );
