@@ -34,6 +34,11 @@ export interface PipelineOptions {
   readonly eventsPerTransaction: number;
   /** Consumers in the group. */
   readonly consumers: number;
+  /**
+   * live: relay and consumers run while producers commit (throughput and lag end to end);
+   * backlog: the outbox is filled first, then drained (what the relay and consumers sustain).
+   */
+  readonly mode: "live" | "backlog";
 }
 
 export interface PipelineResult {
@@ -65,7 +70,6 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
   const tag = crypto.randomUUID().slice(0, 8);
   const schema = `bench_events_${tag}`;
   const lags: number[] = [];
-  let firstCommitAt = 0;
   let lastApplyAt = 0;
 
   // The portfolio side in bulk: one statement per table for the whole batch, in its transaction.
@@ -109,20 +113,15 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
       await sql`create table applied_fills (event_id uuid not null, order_id text not null)`;
       await sql`create table positions (account_id text primary key, quantity bigint not null)`;
     });
-    const scope = yield* Scope.make();
-    yield* Scope.provide(scope)(Layer.build(layerOutboxRelay()));
-    for (let i = 0; i < options.consumers; i++) {
-      yield* Scope.provide(scope)(consume({ event: OrderFilledEvent, group: "portfolio", consumer: `bench-${i}`, handle, batchSize: 500 }));
-    }
-    // Warm-up: one event through, so connections and groups exist before the clock starts.
-    yield* Effect.promise(() => sql.begin((tx) => outbox.write(tx, OrderFilledEvent, fill(-1))));
-    while (lags.length < 1) yield* Effect.sleep(5);
-    lags.length = 0;
-
+    let scope = yield* Scope.make();
+    const startRelayAndConsumers = Effect.gen(function* () {
+      yield* Scope.provide(scope)(Layer.build(layerOutboxRelay()));
+      for (let i = 0; i < options.consumers; i++) {
+        yield* Scope.provide(scope)(consume({ event: OrderFilledEvent, group: "portfolio", consumer: `bench-${i}`, handle, batchSize: 500 }));
+      }
+    });
     let next = 0;
-    const started = Date.now();
-    firstCommitAt = 0;
-    yield* Effect.promise(() =>
+    const produceAll = Effect.promise(() =>
       Promise.all(
         Array.from({ length: options.producers }, async () => {
           while (next < options.events) {
@@ -135,11 +134,27 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
                 await outbox.write(tx, OrderFilledEvent, fill(n));
               }
             });
-            if (firstCommitAt === 0) firstCommitAt = Date.now();
           }
         }),
       ),
     );
+    // Warm-up: one event through, so connections and groups exist before the clock starts.
+    yield* startRelayAndConsumers;
+    yield* Effect.promise(() => sql.begin((tx) => outbox.write(tx, OrderFilledEvent, fill(-1))));
+    while (lags.length < 1) yield* Effect.sleep(5);
+    lags.length = 0;
+    let started: number;
+    if (options.mode === "live") {
+      started = Date.now();
+      yield* produceAll;
+    } else {
+      // The relay pauses only between rounds: stop it while the backlog builds.
+      yield* Scope.close(scope, Exit.void);
+      yield* produceAll;
+      scope = yield* Scope.make();
+      started = Date.now();
+      yield* startRelayAndConsumers;
+    }
     while (lags.length < options.events) yield* Effect.sleep(2);
     const [row] = yield* Effect.promise(() => sql<{ n: number }[]>`select count(*)::int as n from applied_fills`);
     yield* Scope.close(scope, Exit.void);

@@ -78,7 +78,10 @@ class Relay {
       }
       if (failures > 0) this.outage.recovered({ schema: this.schema });
       failures = 0;
-      if (round.value < this.batchSize) yield* Effect.sleep(this.pollIntervalMs);
+      // Drained: wait for more. Busy but not full: look again soon, so events do not wait a whole
+      // poll interval behind a steady trickle. Full: go on at once.
+      if (round.value === 0) yield* Effect.sleep(this.pollIntervalMs);
+      else if (round.value < this.batchSize) yield* Effect.sleep(Math.min(5, this.pollIntervalMs));
     }
   });
 
