@@ -1,0 +1,12 @@
+/**
+ * @meridian/kit/testing — helpers for tests of services as real processes.
+ */
+export {
+  runServiceToExit,
+  ServiceStartFailed,
+  startService,
+  type FinishedProcess,
+  type LogLine,
+  type RunningService,
+  type StartServiceOptions,
+} from "./service-process.js";
