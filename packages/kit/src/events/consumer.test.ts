@@ -238,7 +238,7 @@ describe.each(implementations)("event consumers ($name)", ({ bus }) => {
   });
 
   test("a dependency that is down (Unavailable) is waited out without dead-lettering", async () => {
-    let failuresLeft = 8;
+    let failuresLeft = 6;
     const handled: string[] = [];
     await run(
       Effect.gen(function* () {

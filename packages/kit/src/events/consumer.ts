@@ -104,7 +104,8 @@ class Consumer<A extends Message, E, R> {
   private readonly staleScanEveryMs: number;
   private readonly retries = new Map<string, ScheduledRetry>();
   private readonly held = new Set<string>();
-  private readonly outage: ReturnType<typeof outageLog>;
+  private readonly outage = outageLog("event consumer cannot reach the event bus");
+  private readonly dependencyOutage = outageLog("event handler cannot reach a dependency; retrying the same delivery");
   private nextStaleScanAt = 0;
 
   constructor(
@@ -124,7 +125,6 @@ class Consumer<A extends Message, E, R> {
     this.retryBaseMs = options.retryBaseMs ?? 200;
     this.retryCapMs = Math.min(options.retryCapMs ?? 10_000, this.claimIdleMs / 2);
     this.staleScanEveryMs = Math.min(this.claimIdleMs / 2, 5000);
-    this.outage = outageLog(`event consumer cannot reach the event bus`);
   }
 
   /** Creates the group if it is missing; failures are left to the loop, which retries. */
@@ -297,6 +297,7 @@ class Consumer<A extends Message, E, R> {
         .then(
           () => {
             const now = Date.now();
+            this.dependencyOutage.recovered(this.labels);
             m.consumed.inc(this.labels, settled.length);
             for (const { event } of settled) m.consumerLag.observe(this.labels, Math.max(0, (now - event.time.getTime()) / 1000));
           },
@@ -308,7 +309,7 @@ class Consumer<A extends Message, E, R> {
 
   private transientFailure(cause: Cause.Cause<unknown>, event: ReceivedEvent<A>): void {
     m.handlerFailures.inc({ ...this.labels, kind: "transient" });
-    this.outage.failed({ ...this.labels, event_id: event.id, error: describe(Cause.squash(cause)) });
+    this.dependencyOutage.failed({ ...this.labels, event_id: event.id, error: describe(Cause.squash(cause)) });
   }
 
   /** Keeps the batch in hand claimed, so a slow batch is not mistaken for a dead consumer's. */
@@ -412,7 +413,8 @@ function isTransient(cause: Cause.Cause<unknown>): boolean {
 function describe(error: unknown): string {
   if (error instanceof Error) {
     const tag = (error as { _tag?: unknown })._tag;
-    return typeof tag === "string" && tag !== error.message ? `${tag}: ${error.message}` : error.message || error.name;
+    const message = error.message || error.name;
+    return typeof tag === "string" && !message.startsWith(tag) ? `${tag}: ${message}` : message;
   }
   return String(error);
 }
