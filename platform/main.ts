@@ -5,7 +5,7 @@
  * `bun start --service <name>` runs one service alone.
  */
 import { Effect, Layer } from "effect";
-import { databaseConfig, readConfig, runMain, serve, Server } from "@meridian/kit";
+import { databaseConfig, readConfig, runMain, serve, Server, serverConfig } from "@meridian/kit";
 import { layerSqlHealth } from "@meridian/kit/postgres";
 import * as universe from "@meridian/universe";
 
@@ -36,10 +36,14 @@ function selectedServices(argv: string[]): ServiceName[] {
 const names = selectedServices(process.argv.slice(2));
 
 const platform = Layer.unwrap(
-  Effect.map(readConfig(databaseConfig), (database) => {
+  Effect.map(Effect.all([readConfig(serverConfig), readConfig(databaseConfig)]), ([serverSettings, database]) => {
     const parts = names.map((name) => services[name](database));
     const resources = parts.map((p) => p.layer).reduce((all, layer) => Layer.merge(all, layer));
-    const server = serve({ name: names.length === 1 ? names[0]! : "meridian", services: parts.map((p) => p.binding) });
+    const server = serve({
+      name: names.length === 1 ? names[0]! : "meridian",
+      services: parts.map((p) => p.binding),
+      config: serverSettings,
+    });
     return Layer.effectDiscard(Effect.flatMap(Effect.service(Server), announce)).pipe(
       Layer.provide(server),
       Layer.provide(resources),

@@ -6,7 +6,7 @@
  */
 import { Cause, Context, Effect, Exit, Fiber, Layer } from "effect";
 import { Health, layerHealth } from "./health.js";
-import { flushLogs, layerLogger, writeLogLine } from "./log.js";
+import { configureLogging, flushLogs, layerLogger, writeLogLine } from "./log.js";
 import { layerTracing } from "./telemetry/tracing.js";
 
 /** Where a process is in its life. */
@@ -66,6 +66,7 @@ export function runMain<E, A>(
   options: { readonly name: string },
 ): void {
   const lifecycle = makeLifecycle();
+  configureLogging({ service: options.name });
   const program = Layer.launch(
     layer.pipe(
       Layer.provideMerge(layerTracing(options.name)),

@@ -4,13 +4,14 @@
  * Without DATABASE_URL it keeps its data in an embedded PostgreSQL (PGlite) under MERIDIAN_DATA_DIR.
  */
 import { Effect, Layer } from "effect";
-import { databaseConfig, readConfig, runMain, serve } from "@meridian/kit";
+import { databaseConfig, readConfig, runMain, serve, serverConfig } from "@meridian/kit";
 import { layerSqlHealth } from "@meridian/kit/postgres";
 import { layerStore, layerUniverseDatabase, name, universeService } from "./service.js";
 
+// Both schemas are read before anything starts, so a bad variable fails at once, named.
 const layer = Layer.unwrap(
-  Effect.map(readConfig(databaseConfig), (database) =>
-    serve({ name, services: [universeService] }).pipe(
+  Effect.map(Effect.all([readConfig(serverConfig), readConfig(databaseConfig)]), ([server, database]) =>
+    serve({ name, services: [universeService], config: server }).pipe(
       Layer.provide(layerStore),
       Layer.provide(layerSqlHealth),
       Layer.provide(layerUniverseDatabase(database)),
