@@ -3,7 +3,7 @@
  * in-process by configuration), the downstream config schema, propagation and telemetry.
  */
 export { downstreamConfig, envPrefix, type DownstreamConfig, type DownstreamProtocol } from "./config.js";
-export { layerLocalServices, LocalServices, type LocalRegistry } from "./local.js";
+export { deferredLocalServices, layerLocalServices, LocalServices, type DeferredLocalServices, type LocalRegistry } from "./local.js";
 export { layerClient, makeClient, ServiceClient, type ClientOptions } from "./locator.js";
 export { newTraceparent, outgoing, type Outgoing } from "./propagation.js";
 export { publishState, telemetryHooks } from "./telemetry.js";

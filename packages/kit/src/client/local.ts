@@ -4,11 +4,11 @@
  * a service with no URL configured calls it through the in-process transport,
  * under the same handler adapter and limits as a call from the network.
  */
-import type { Transport } from "@connectrpc/connect";
+import { Code, ConnectError, type Transport } from "@connectrpc/connect";
 import { Context, Effect, Layer } from "effect";
 import type { ServiceBinding } from "../server/implement.js";
-import { inProcess } from "../server/in-process.js";
-import type { RouteOptions } from "../server/routes.js";
+import { inProcess, inProcessTransport } from "../server/in-process.js";
+import { createRoutes, type RouteOptions } from "../server/routes.js";
 
 /** The in-process services of this process, by proto service name. */
 export interface LocalRegistry {
@@ -38,4 +38,33 @@ export function layerLocalServices<R>(
       };
     }),
   );
+}
+
+/** A registry filled in two steps; see {@link deferredLocalServices}. */
+export interface DeferredLocalServices {
+  readonly registry: LocalRegistry;
+  /** Serves the bindings in-process; calls made before fail with `unavailable`. */
+  readonly bind: (bindings: ReadonlyArray<ServiceBinding>, options: RouteOptions) => void;
+}
+
+/**
+ * For the all-in-one launcher, where services call each other: the services
+ * are declared by proto name before any is built, so every service's clients
+ * can be built first (no Layer cycle), and bound once their resources are.
+ */
+export function deferredLocalServices(typeNames: ReadonlyArray<string>): DeferredLocalServices {
+  let bound: Transport | undefined;
+  const notYet = () => new ConnectError("the in-process services are not started yet", Code.Unavailable);
+  const transport: Transport = {
+    unary: (method, signal, timeoutMs, header, input, contextValues) =>
+      bound === undefined ? Promise.reject(notYet()) : bound.unary(method, signal, timeoutMs, header, input, contextValues),
+    stream: (method, signal, timeoutMs, header, input, contextValues) =>
+      bound === undefined ? Promise.reject(notYet()) : bound.stream(method, signal, timeoutMs, header, input, contextValues),
+  };
+  return {
+    registry: { transportOf: (typeName) => (typeNames.includes(typeName) ? transport : undefined), typeNames },
+    bind: (bindings, options) => {
+      bound = inProcessTransport(createRoutes(bindings, options));
+    },
+  };
 }

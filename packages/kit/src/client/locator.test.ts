@@ -12,7 +12,7 @@ import { Ledger } from "../../../../sdk/src/test-fixtures/ledger-service.js";
 import { configureLogging, type LogSink } from "../log.js";
 import { implement } from "../server/implement.js";
 import { metrics } from "../telemetry/metrics.js";
-import { layerLocalServices } from "./local.js";
+import { deferredLocalServices, layerLocalServices, LocalServices } from "./local.js";
 import { layerClient, ServiceClient, type ClientOptions } from "./locator.js";
 import { Faults, startServer, testUniverse, type Seen, type TestServer } from "./test-servers.js";
 
@@ -315,3 +315,19 @@ function retriesTotal(): number {
   }
   return total;
 }
+
+describe("the launcher's deferred local services", () => {
+  test("clients are built before the services they call, and calls go through once those are bound", async () => {
+    const local = deferredLocalServices([Universe.desc.typeName]);
+    const universe = await clientOf(
+      Universe,
+      { MERIDIAN_UNIVERSE_RETRIES: "0" },
+      {},
+      Layer.succeed(LocalServices, local.registry),
+    );
+    expect((await failure(universe.listSecurities({}))).message).toContain("not started yet");
+    const binding = await Effect.runPromise(testUniverse("late"));
+    local.bind([binding], { maxMessageBytes: 4 * 1024 * 1024, deadlineCapMs: 30_000 });
+    expect((await run(universe.listSecurities({}))).securities[0]?.symbol).toBe("LATE");
+  });
+});
