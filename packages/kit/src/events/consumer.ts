@@ -204,7 +204,7 @@ class Consumer<A extends Message, E, R> {
   private untilNotTransient<O>(attempt: Effect.Effect<O | "transient", never, R>): Effect.Effect<O, never, R> {
     return Effect.gen({ self: this }, function* () {
       for (let transientFailures = 0; ; transientFailures++) {
-        if (transientFailures > 0) yield* Effect.sleep(Math.min(5000, this.retryBaseMs * 2 ** Math.min(transientFailures - 1, 8)));
+        if (transientFailures > 0) yield* Effect.sleep(Math.min(2000, this.retryBaseMs * 2 ** Math.min(transientFailures - 1, 8)));
         const outcome = yield* Effect.uninterruptible(attempt);
         if (outcome !== "transient") return outcome as O;
       }

@@ -73,7 +73,7 @@ class Relay {
         failures += 1;
         m.relayErrors.inc({ schema: this.schema });
         this.outage.failed({ schema: this.schema, error: describe(Cause.squash(round.cause)) });
-        yield* Effect.sleep(Math.min(5000, 50 * 2 ** Math.min(failures, 7)));
+        yield* Effect.sleep(Math.min(2000, 50 * 2 ** Math.min(failures, 6)));
         continue;
       }
       if (failures > 0) this.outage.recovered({ schema: this.schema });

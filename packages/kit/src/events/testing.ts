@@ -1,8 +1,10 @@
 /**
  * Faults for tests of the event machinery: a stream store that loses acknowledgements (a consumer
  * killed between commit and ack), appends some entries twice (a relay republishing), and can be
- * swapped for an empty one (an in-process bus whose process restarted). Tests only.
+ * swapped for an empty one (an in-process bus whose process restarted); a TCP proxy to cut a
+ * database connection as a restart would. Tests only.
  */
+import { connect, createServer, type Socket } from "node:net";
 import type { StreamBackend } from "./backend.js";
 
 /** What goes wrong, and how often (0 to 1). */
@@ -52,5 +54,58 @@ export function faultyBackend(current: () => StreamBackend, faults: Faults): Str
     readDeadLetters: (...args) => current().readDeadLetters(...args),
     consumption: (...args) => current().consumption(...args),
     setMarker: (...args) => current().setMarker(...args),
+  };
+}
+
+/** A TCP proxy a test can cut (every connection dropped, new ones refused) and restore. */
+export interface TcpProxy {
+  readonly port: number;
+  /** Like a server restart: open connections are reset and new ones refused until `restore`. */
+  readonly cut: () => void;
+  readonly restore: () => void;
+  readonly close: () => Promise<void>;
+}
+
+/** Starts a proxy on a free local port to `host:port`. */
+export async function startTcpProxy(host: string, port: number): Promise<TcpProxy> {
+  const sockets = new Set<Socket>();
+  let accepting = true;
+  const server = createServer((client) => {
+    if (!accepting) {
+      client.destroy();
+      return;
+    }
+    const upstream = connect(port, host);
+    sockets.add(client);
+    sockets.add(upstream);
+    const drop = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    for (const socket of [client, upstream]) {
+      socket.on("error", drop);
+      socket.on("close", drop);
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as { port: number }).port,
+    cut: () => {
+      accepting = false;
+      for (const socket of sockets) socket.destroy();
+      sockets.clear();
+    },
+    restore: () => {
+      accepting = true;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
   };
 }
