@@ -9,6 +9,8 @@ import { Effect, Exit, Layer, ManagedRuntime } from "effect";
 import type { EffectClient } from "@meridian/sdk";
 import { Universe } from "@meridian/sdk/universe";
 import { Ledger } from "../../../../sdk/src/test-fixtures/ledger-service.js";
+import { Health, layerHealth } from "../health.js";
+import { layerLifecycle } from "../lifecycle.js";
 import { configureLogging, type LogSink } from "../log.js";
 import { implement } from "../server/implement.js";
 import { metrics } from "../telemetry/metrics.js";
@@ -329,5 +331,26 @@ describe("the launcher's deferred local services", () => {
     const binding = await Effect.runPromise(testUniverse("late"));
     local.bind([binding], { maxMessageBytes: 4 * 1024 * 1024, deadlineCapMs: 30_000 });
     expect((await run(universe.listSecurities({}))).securities[0]?.symbol).toBe("LATE");
+  });
+});
+
+describe("readiness", () => {
+  test("a downstream whose every breaker is open shows down (the service degraded, not unready)", async () => {
+    const dead = await startServer([testUniverse("u")]);
+    await dead.stop();
+    const runtime = ManagedRuntime.make(
+      layerClient(Universe, {
+        name: "universe-ready",
+        env: { MERIDIAN_UNIVERSE_READY_URL: dead.httpUrl, MERIDIAN_UNIVERSE_READY_RETRIES: "0", MERIDIAN_UNIVERSE_READY_BREAKER_FAILURES: "1" },
+      }).pipe(Layer.provideMerge(layerHealth), Layer.provideMerge(layerLifecycle)),
+    );
+    cleanups.push(() => runtime.dispose());
+    const universe = await runtime.runPromise(Effect.service(UniverseClient));
+    const health = await runtime.runPromise(Effect.service(Health));
+    const dependency = async () =>
+      (await health.readiness("test", "0"))?.dependencies["downstream:universe-ready"]?.status;
+    expect(await dependency()).toBe("up");
+    await failure(universe.listSecurities({}));
+    expect(await dependency()).toBe("down");
   });
 });
