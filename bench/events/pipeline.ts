@@ -36,9 +36,10 @@ export interface PipelineOptions {
   readonly consumers: number;
   /**
    * live: relay and consumers run while producers commit (throughput and lag end to end);
-   * backlog: the outbox is filled first, then drained (what the relay and consumers sustain).
+   * backlog: the outbox is filled first, then drained (what the relay and consumers sustain);
+   * producers: the producers alone, no relay or consumer (the ceiling of live on this machine).
    */
-  readonly mode: "live" | "backlog";
+  readonly mode: "live" | "backlog" | "producers";
 }
 
 export interface PipelineResult {
@@ -144,6 +145,14 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
     while (lags.length < 1) yield* Effect.sleep(5);
     lags.length = 0;
     let started: number;
+    if (options.mode === "producers") {
+      yield* Scope.close(scope, Exit.void);
+      started = Date.now();
+      yield* produceAll;
+      lastApplyAt = Date.now();
+      yield* Effect.promise(() => sql`drop schema ${sql(schema)} cascade`);
+      return { started, applied: 0 };
+    }
     if (options.mode === "live") {
       started = Date.now();
       yield* produceAll;
@@ -156,6 +165,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
       yield* startRelayAndConsumers;
     }
     while (lags.length < options.events) yield* Effect.sleep(2);
+
     const [row] = yield* Effect.promise(() => sql<{ n: number }[]>`select count(*)::int as n from applied_fills`);
     yield* Scope.close(scope, Exit.void);
     yield* Effect.promise(() => sql`drop schema ${sql(schema)} cascade`);
