@@ -102,7 +102,9 @@ class Relay {
     this.schema = row?.schema ?? "";
     await this.sql`insert into meridian_outbox_marker (token) values (${crypto.randomUUID()}) on conflict do nothing`;
     const [marker] = await this.sql<{ token: string }[]>`select token from meridian_outbox_marker`;
-    this.marker = { key: `${this.bus.keyPrefix}meridian:outbox:${this.schema}:marker`, token: marker!.token };
+    // The token in the key too: two outboxes (say, two databases with the same schema name on one
+    // Redis) never mistake each other's marker for their own, or for a loss.
+    this.marker = { key: `${this.bus.keyPrefix}meridian:outbox:${this.schema}:${marker!.token}`, token: marker!.token };
     return this.marker;
   }
 
