@@ -8,6 +8,7 @@
  *   bare+deadline the same with a 5 s timeoutMs on each call: the price of "a deadline on every call" alone
  *   sdk           the SDK's Promise client, default policies on (deadline, retry, breaker, bulkhead, balancing)
  *   bare-effect   the bare client inside Effect (Effect.tryPromise, aborting on interruption): what any Effect caller pays
+ *   bare-effect+deadline  the same with a 5 s timeoutMs
  *   sdk-effect    the SDK's Effect client, default policies on
  *   locator       the kit's client (Effect face): policies + metrics + debug-log check + correlation/trace/deadline propagation
  *
@@ -71,6 +72,8 @@ try {
     "bare+deadline": () => bare.echo(request, { timeoutMs: 5000 }),
     sdk: () => sdk.echo(request),
     "bare-effect": () => Effect.runPromise(Effect.tryPromise((signal) => bare.echo(request, { signal }))),
+    "bare-effect+deadline": () =>
+      Effect.runPromise(Effect.tryPromise((signal) => bare.echo(request, { signal, timeoutMs: 5000 }))),
     "sdk-effect": () => Effect.runPromise(sdkEffect.echo(request)),
     locator: () => Effect.runPromise(locator.echo(request)),
   };
