@@ -6,6 +6,7 @@
  */
 import { Effect, Layer } from "effect";
 import { databaseConfig, readConfig, runMain, serve, Server, serverConfig } from "@meridian/kit";
+import { deferredLocalServices, LocalServices } from "@meridian/kit/client";
 import { layerSqlHealth } from "@meridian/kit/postgres";
 import * as universe from "@meridian/universe";
 
@@ -38,14 +39,25 @@ const names = selectedServices(process.argv.slice(2));
 const platform = Layer.unwrap(
   Effect.map(Effect.all([readConfig(serverConfig), readConfig(databaseConfig)]), ([serverSettings, database]) => {
     const parts = names.map((name) => services[name](database));
-    const resources = parts.map((p) => p.layer).reduce((all, layer) => Layer.merge(all, layer));
+    // Services call each other in-process (local mode) unless MERIDIAN_<NAME>_URL points elsewhere:
+    // their clients are built with the resources, and reach the services once these are bound.
+    const local = deferredLocalServices();
+    const resources = parts
+      .map((p) => p.layer)
+      .reduce((all, layer) => Layer.merge(all, layer))
+      .pipe(Layer.provideMerge(Layer.succeed(LocalServices, local.registry)));
+    const bindLocal = Layer.effectDiscard(
+      Effect.map(Effect.all(parts.map((p) => p.binding)), (bindings) =>
+        local.bind(bindings, { maxMessageBytes: serverSettings.maxMessageBytes, deadlineCapMs: serverSettings.deadlineCapMs }),
+      ),
+    );
     const server = serve({
       name: names.length === 1 ? names[0]! : "meridian",
       services: parts.map((p) => p.binding),
       config: serverSettings,
     });
     return Layer.effectDiscard(Effect.flatMap(Effect.service(Server), announce)).pipe(
-      Layer.provide(server),
+      Layer.provide(Layer.merge(server, bindLocal)),
       Layer.provide(resources),
     );
   }),

@@ -48,11 +48,13 @@ export interface DeferredLocalServices {
 }
 
 /**
- * For the all-in-one launcher, where services call each other: the services
- * are declared by proto name before any is built, so every service's clients
- * can be built first (no Layer cycle), and bound once their resources are.
+ * For the all-in-one launcher, where services call each other: clients are
+ * built before the services they call (no Layer cycle) and reach them once
+ * `bind` has their bindings. `typeNames` declares what will be bound, so a
+ * client of anything else fails at start; without it every service is taken
+ * as local, and one never bound answers `unimplemented`.
  */
-export function deferredLocalServices(typeNames: ReadonlyArray<string>): DeferredLocalServices {
+export function deferredLocalServices(typeNames?: ReadonlyArray<string>): DeferredLocalServices {
   let bound: Transport | undefined;
   const notYet = () => new ConnectError("the in-process services are not started yet", Code.Unavailable);
   const transport: Transport = {
@@ -62,7 +64,10 @@ export function deferredLocalServices(typeNames: ReadonlyArray<string>): Deferre
       bound === undefined ? Promise.reject(notYet()) : bound.stream(method, signal, timeoutMs, header, input, contextValues),
   };
   return {
-    registry: { transportOf: (typeName) => (typeNames.includes(typeName) ? transport : undefined), typeNames },
+    registry: {
+      transportOf: (typeName) => (typeNames === undefined || typeNames.includes(typeName) ? transport : undefined),
+      typeNames: typeNames ?? [],
+    },
     bind: (bindings, options) => {
       bound = inProcessTransport(createRoutes(bindings, options));
     },
