@@ -17,6 +17,8 @@ export interface CallRecord {
   readonly startedAt: number;
   /** Set by the handler adapter when the handler ran; undefined if the call failed before it. */
   code?: Code | "ok";
+  /** The client's "address:port", when the listener knows it. */
+  readonly peer?: string | undefined;
   /** The call's server span, when tracing is on. */
   readonly span?: Span;
 }

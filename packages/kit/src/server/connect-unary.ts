@@ -19,7 +19,12 @@ const textDecoder = new TextDecoder();
 type Encoding = "json" | "proto";
 
 /** Serves the request if it is plain Connect unary; otherwise undefined (use the generic handler). */
-export function serveConnectUnary(route: UnaryRoute, request: Request, maxMessageBytes: number): Promise<Response> | undefined {
+export function serveConnectUnary(
+  route: UnaryRoute,
+  request: Request,
+  maxMessageBytes: number,
+  peer?: string,
+): Promise<Response> | undefined {
   const header = request.headers;
   const version = header.get("connect-protocol-version");
   if (version !== null && version !== "1") return undefined;
@@ -31,7 +36,7 @@ export function serveConnectUnary(route: UnaryRoute, request: Request, maxMessag
     if (encoding === undefined) return undefined;
     const contentEncoding = header.get("content-encoding");
     if (contentEncoding !== null && contentEncoding !== "identity") return undefined;
-    return serve(route, request, encoding, maxMessageBytes, timeoutMs, readBody(request, maxMessageBytes));
+    return serve(route, request, peer, encoding, maxMessageBytes, timeoutMs, readBody(request, maxMessageBytes));
   }
   if (request.method === "GET" && route.method.idempotency === 1 /* NO_SIDE_EFFECTS */) {
     const query = new URL(request.url).searchParams;
@@ -42,7 +47,7 @@ export function serveConnectUnary(route: UnaryRoute, request: Request, maxMessag
     const message = query.get("message") ?? "";
     const bytes =
       query.get("base64") === "1" ? Buffer.from(message, "base64url") : new TextEncoder().encode(message);
-    return serve(route, request, encoding, maxMessageBytes, timeoutMs, Promise.resolve(bytes));
+    return serve(route, request, peer, encoding, maxMessageBytes, timeoutMs, Promise.resolve(bytes));
   }
   return undefined;
 }
@@ -68,13 +73,14 @@ function tooLarge(size: number, max: number): ConnectError {
 async function serve(
   route: UnaryRoute,
   request: Request,
+  peer: string | undefined,
   encoding: Encoding,
   maxMessageBytes: number,
   timeoutMs: number | undefined,
   body: Promise<Uint8Array>,
 ): Promise<Response> {
   const requestHeader = request.headers;
-  const record: CallRecord = startCall(route.method, requestHeader, "connect");
+  const record: CallRecord = startCall(route.method, requestHeader, "connect", peer);
   let responseHeader: Headers | undefined;
   try {
     const input = decode(route.method.input, encoding, await body);

@@ -41,7 +41,8 @@ export const corsConfig: Config.Config<CorsOptions> = Config.schema(
   Config.map((value) => ({ allowedOrigins: splitList(value) })),
 );
 
-type FetchHandler = (request: Request) => Promise<Response>;
+/** A Fetch handler; `peer` is the client's address, when the listener knows it. */
+type FetchHandler = (request: Request, peer?: string) => Promise<Response>;
 
 /** Answers preflights and adds CORS headers for allowed origins; with no origin allowed, returns `handler` itself. */
 export function withCors(handler: FetchHandler, options: CorsOptions): FetchHandler {
@@ -51,9 +52,9 @@ export function withCors(handler: FetchHandler, options: CorsOptions): FetchHand
   const maxAge = String(options.maxAgeSeconds ?? 7200);
   const allowHeaders = corsAllowedHeaders.join(", ");
   const exposeHeaders = corsExposedHeaders.join(", ");
-  return async (request) => {
+  return async (request, peer) => {
     const origin = request.headers.get("origin");
-    if (origin === null) return handler(request);
+    if (origin === null) return handler(request, peer);
     const isAllowed = anyOrigin || allowed.has(origin);
     if (request.method === "OPTIONS" && request.headers.has("access-control-request-method")) {
       if (!isAllowed) return new Response(null, { status: 403, headers: { vary: "Origin" } });
@@ -68,7 +69,7 @@ export function withCors(handler: FetchHandler, options: CorsOptions): FetchHand
         },
       });
     }
-    const response = await handler(request);
+    const response = await handler(request, peer);
     if (!isAllowed) return response;
     return withHeaders(response, {
       "access-control-allow-origin": anyOrigin ? "*" : origin,

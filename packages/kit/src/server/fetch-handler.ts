@@ -20,18 +20,18 @@ export interface FetchHandlerOptions {
 }
 
 /** Serves every RPC route, health and readiness; never throws. */
-export function createFetchHandler(options: FetchHandlerOptions): (request: Request) => Promise<Response> {
+export function createFetchHandler(options: FetchHandlerOptions): (request: Request, peer?: string) => Promise<Response> {
   const { routes, health, service, version } = options;
-  return async (request) => {
+  return async (request, peer) => {
     const path = pathOf(request.url);
     const unary = routes.unary.get(path);
     if (unary !== undefined) {
-      const answered = serveConnectUnary(unary, request, routes.options.maxMessageBytes);
+      const answered = serveConnectUnary(unary, request, routes.options.maxMessageBytes, peer);
       if (answered !== undefined) return answered;
     }
     const handler = routes.handlers.get(path);
     if (handler !== undefined) {
-      const response = await serveRpc(handler, request.headers, (contextValues) => ({
+      const response = await serveRpc(handler, request.headers, peer, (contextValues) => ({
         ...universalServerRequestFromFetch(request, { httpVersion: "1.1" }),
         contextValues,
       }));

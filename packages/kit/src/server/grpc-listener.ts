@@ -8,7 +8,7 @@ import * as http2 from "node:http2";
 import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import { Effect, type Scope } from "effect";
 import { writeLogLine } from "../log.js";
-import { ListenFailed, type Listener } from "./http-listener.js";
+import { ListenFailed, peerOf, type Listener } from "./http-listener.js";
 import type { Routes } from "./routes.js";
 import { serveRpc } from "./rpc.js";
 
@@ -69,7 +69,8 @@ async function handle(
       if (key.startsWith(":") || value === undefined) continue;
       header.set(key, Array.isArray(value) ? value.join(", ") : value);
     }
-    const response = await serveRpc(handler, header, (contextValues) =>
+    const peer = peerOf({ address: req.socket?.remoteAddress ?? "", port: req.socket?.remotePort ?? 0 });
+    const response = await serveRpc(handler, header, peer, (contextValues) =>
       universalRequestFromNodeRequest(req, res, undefined, contextValues),
     );
     // A response that ends before its request was read to the end (one over the size limit)

@@ -24,7 +24,7 @@ export function listenHttp(options: {
   readonly host: string;
   readonly port: number;
   readonly graceMs: number;
-  readonly fetch: (request: Request) => Promise<Response>;
+  readonly fetch: (request: Request, peer?: string) => Promise<Response>;
 }): Effect.Effect<Listener, ListenFailed, Scope.Scope> {
   return Effect.acquireRelease(
     Effect.try({
@@ -33,7 +33,7 @@ export function listenHttp(options: {
         const server = Bun.serve({
           hostname: options.host,
           port: options.port,
-          fetch: options.fetch,
+          fetch: (request, server) => options.fetch(request, peerOf(server.requestIP(request))),
           idleTimeout: 60,
           maxRequestBodySize: 64 * 1024 * 1024, // the message limit itself is enforced per protocol
           error: (e) => {
@@ -63,4 +63,10 @@ export function listenHttp(options: {
       return { url: `http://${options.host}:${port}`, port };
     }),
   );
+}
+
+/** "address:port" of a socket address, as the access log shows the peer. */
+export function peerOf(address: { address: string; port: number } | null | undefined): string | undefined {
+  if (address === null || address === undefined) return undefined;
+  return address.address.includes(":") ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
 }

@@ -21,7 +21,7 @@ export function inProcessTransport(routes: Routes): Transport {
     Object.assign(
       // The handler's own properties (path, method, content types) with the kit's serving around it.
       (request: Parameters<UniversalHandler>[0]) =>
-        serveRpc(handler, request.header, (contextValues) => ({ ...request, contextValues })),
+        serveRpc(handler, request.header, "in-process", (contextValues) => ({ ...request, contextValues })),
       handler,
     ) as UniversalHandler,
   );

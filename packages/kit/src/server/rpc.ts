@@ -52,14 +52,14 @@ function telemetryOf(method: DescMethod): MethodTelemetry {
 }
 
 /** Opens the record of a call: its correlation id, its span (when tracing), counted in flight. */
-export function startCall(method: DescMethod, header: Headers, protocol: Protocol): CallRecord {
+export function startCall(method: DescMethod, header: Headers, protocol: Protocol, peer?: string): CallRecord {
   const telemetry = telemetryOf(method);
   telemetry.inFlight.inc();
   const correlationId = correlationIdOf(header);
   const span = tracingEnabled() ? startServerSpan(telemetry.names, protocol, header) : undefined;
   return span === undefined
-    ? { correlationId, protocol, startedAt: performance.now() }
-    : { correlationId, protocol, startedAt: performance.now(), span };
+    ? { correlationId, protocol, startedAt: performance.now(), peer }
+    : { correlationId, protocol, startedAt: performance.now(), peer, span };
 }
 
 /** Closes the record of a call: metrics and one access-log line. */
@@ -91,6 +91,7 @@ export function endCall(method: DescMethod, record: CallRecord, httpStatus: numb
     code: codeName,
     http_status: httpStatus,
     duration_ms: Math.round(seconds * 1e6) / 1000,
+    peer: record.peer,
   });
 }
 
@@ -101,9 +102,10 @@ export function endCall(method: DescMethod, record: CallRecord, httpStatus: numb
 export async function serveRpc(
   handler: UniversalHandler,
   header: Headers,
+  peer: string | undefined,
   toRequest: (contextValues: ContextValues) => UniversalServerRequest,
 ): Promise<UniversalServerResponse> {
-  const record = startCall(handler.method, header, protocolOf(header.get("content-type")));
+  const record = startCall(handler.method, header, protocolOf(header.get("content-type")), peer);
   const values = createContextValues();
   values.set(callRecordKey, record);
   let response: UniversalServerResponse;

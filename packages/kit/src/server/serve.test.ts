@@ -163,6 +163,7 @@ describe("kit server", () => {
       level: "info",
     });
     expect(typeof line?.duration_ms).toBe("number");
+    expect(String(line?.peer)).toMatch(/^127\.0\.0\.1:\d+$/);
   });
 
   test("a request without x-request-id gets a fresh one", async () => {
