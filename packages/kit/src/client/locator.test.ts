@@ -5,6 +5,8 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { Code } from "@connectrpc/connect";
+import { SpanKind } from "@opentelemetry/api";
+import { InMemorySpanExporter } from "@opentelemetry/sdk-trace";
 import { Effect, Exit, Layer, ManagedRuntime } from "effect";
 import type { EffectClient } from "@meridian/sdk";
 import { Universe } from "@meridian/sdk/universe";
@@ -14,6 +16,7 @@ import { layerLifecycle } from "../lifecycle.js";
 import { configureLogging, type LogSink } from "../log.js";
 import { implement } from "../server/implement.js";
 import { metrics } from "../telemetry/metrics.js";
+import { layerTracingTo } from "../telemetry/tracing.js";
 import { deferredLocalServices, layerLocalServices, LocalServices } from "./local.js";
 import { layerClient, ServiceClient, type ClientOptions } from "./locator.js";
 import { Faults, startServer, testUniverse, type Seen, type TestServer } from "./test-servers.js";
@@ -352,5 +355,44 @@ describe("readiness", () => {
     expect(await dependency()).toBe("up");
     await failure(universe.listSecurities({}));
     expect(await dependency()).toBe("down");
+  });
+});
+
+describe("tracing", () => {
+  test("with tracing on, each call is a client span between the caller's server span and the downstream's", async () => {
+    const exporter = new InMemorySpanExporter();
+    const downstream = await server([testUniverse("u")]);
+    const front = Effect.gen(function* () {
+      const universe = yield* Effect.service(UniverseClient);
+      return yield* implement(Ledger, {
+        recordTrade: () => Effect.map(universe.getSecurity({ symbol: "NOPE" }).pipe(Effect.ignore), () => ({ created: false })),
+      });
+    }).pipe(Effect.provide(layerClient(Universe, { env: { MERIDIAN_UNIVERSE_URL: downstream.httpUrl } })), Effect.orDie);
+    const tracing = ManagedRuntime.make(layerTracingTo(exporter, { serviceName: "client-test", batch: false }));
+    await tracing.runPromise(Effect.void);
+    const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let finished: ReturnType<InMemorySpanExporter["getFinishedSpans"]> = [];
+    try {
+      const { httpUrl } = await server([front]);
+      const client = await clientOf(Ledger, { MERIDIAN_TEST_URL: httpUrl });
+      await run(client.recordTrade({}, { headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` } }));
+      await Bun.sleep(50);
+      finished = exporter.getFinishedSpans(); // the exporter forgets them when tracing stops
+    } finally {
+      await tracing.dispose();
+    }
+    const spans = finished.filter((s) => s.spanContext().traceId === traceId);
+    // The test's own call is a client span too, child of the traceparent it was given.
+    const callerSpan = spans.find((s) => s.parentSpanContext?.spanId === "00f067aa0ba902b7");
+    expect(callerSpan?.name).toBe("meridian.test.v1.LedgerService/RecordTrade");
+    expect(callerSpan?.kind).toBe(SpanKind.CLIENT);
+    const frontSpan = spans.find((s) => s.parentSpanContext?.spanId === callerSpan?.spanContext().spanId);
+    const clientSpan = spans.find((s) => s.parentSpanContext?.spanId === frontSpan?.spanContext().spanId);
+    const downstreamSpan = spans.find((s) => s.parentSpanContext?.spanId === clientSpan?.spanContext().spanId);
+    expect(frontSpan?.name).toBe("meridian.test.v1.LedgerService/RecordTrade");
+    expect(clientSpan?.kind).toBe(SpanKind.CLIENT);
+    expect(clientSpan?.name).toBe("meridian.universe.v1.UniverseService/GetSecurity");
+    expect(clientSpan?.attributes).toMatchObject({ "meridian.downstream": "universe", "rpc.connect_rpc.error_code": "not_found" });
+    expect(downstreamSpan?.kind).toBe(SpanKind.SERVER);
   });
 });

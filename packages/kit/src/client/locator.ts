@@ -27,7 +27,8 @@ import { writeLogLine } from "../log.js";
 import { RequestContext, type RequestInfo } from "../server/call.js";
 import { downstreamConfig, envPrefix, type DownstreamConfig } from "./config.js";
 import { LocalServices, type LocalRegistry } from "./local.js";
-import { outgoing } from "./propagation.js";
+import { outgoing, type TraceHeaders } from "./propagation.js";
+import { withClientSpan } from "./spans.js";
 import { publishState, telemetryHooks } from "./telemetry.js";
 
 /** The context key of the client of a service: one per service, named after its proto service, so any module can ask for it. */
@@ -148,7 +149,10 @@ function reportReadiness(transport: ResilientTransport): Effect.Effect<void, nev
 
 type AnyMethod = (request: unknown, options?: EffectCallOptions) => unknown;
 
-/** Wraps each method so the call carries the served request's correlation id, trace context and remaining deadline. */
+/**
+ * Wraps each method so the call carries the served request's correlation id,
+ * trace context (a client span's, when tracing is on) and remaining deadline.
+ */
 function propagating<M extends MeridianService>(
   client: EffectClient<M>,
   service: M,
@@ -162,15 +166,21 @@ function propagating<M extends MeridianService>(
     if (method.methodKind === "unary") {
       const defaultTimeoutMs = transport.methodPolicy(method.localName).timeoutMs;
       wrapped[method.localName] = (request, options) =>
-        Effect.flatMap(Effect.serviceOption(RequestContext), (current) =>
-          call(request, withOutgoing(options, current, options?.timeoutMs ?? defaultTimeoutMs)) as Effect.Effect<unknown>,
-        );
+        Effect.flatMap(Effect.serviceOption(RequestContext), (current) => {
+          const served = Option.getOrUndefined(current);
+          return withClientSpan(method, transport.downstream, served, options?.headers, (span) =>
+            call(request, withOutgoing(options, served, options?.timeoutMs ?? defaultTimeoutMs, span)) as Effect.Effect<unknown>,
+          );
+        });
     } else {
       // Streams have no default deadline; one asked for, or the served request's, is passed on.
       wrapped[method.localName] = (request, options) =>
         Stream.unwrap(
           Effect.map(Effect.serviceOption(RequestContext), (current) =>
-            call(request, withOutgoing(options, current, options?.timeoutMs ?? Number.POSITIVE_INFINITY)) as Stream.Stream<unknown>,
+            call(
+              request,
+              withOutgoing(options, Option.getOrUndefined(current), options?.timeoutMs ?? Number.POSITIVE_INFINITY),
+            ) as Stream.Stream<unknown>,
           ),
         );
     }
@@ -180,10 +190,11 @@ function propagating<M extends MeridianService>(
 
 function withOutgoing(
   options: EffectCallOptions | undefined,
-  current: Option.Option<RequestInfo>,
+  served: RequestInfo | undefined,
   timeoutMs: number,
+  span?: TraceHeaders,
 ): EffectCallOptions {
-  const out = outgoing(Option.getOrUndefined(current), options?.headers, timeoutMs);
+  const out = outgoing(served, options?.headers, timeoutMs, span);
   return {
     ...options,
     headers: out.headers,

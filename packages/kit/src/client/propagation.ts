@@ -16,11 +16,17 @@ export interface Outgoing {
  * headers win; the deadline is the shorter of the call's (`timeoutMs`, its own
  * or the method's default) and what the request being served has left.
  */
-export function outgoing(request: RequestInfo | undefined, headersInit: HeadersInit | undefined, timeoutMs: number): Outgoing {
+export function outgoing(
+  request: RequestInfo | undefined,
+  headersInit: HeadersInit | undefined,
+  timeoutMs: number,
+  /** The client span's context, when tracing records one; otherwise the request's trace is passed on. */
+  span?: TraceHeaders,
+): Outgoing {
   const left = request === undefined ? Number.POSITIVE_INFINITY : request.remainingMs();
   // Whole milliseconds, rounded down: never promise the downstream more time than the caller has.
   const deadline = left < timeoutMs ? Math.max(0, Math.floor(left)) : timeoutMs;
-  const trace = traceOf(request);
+  const trace = span ?? traceOf(request);
   const traceparent =
     trace.traceparent !== undefined && traceparentPattern.test(trace.traceparent) ? trace.traceparent : newTraceparent();
   const tracestate = trace.traceparent === traceparent ? trace.tracestate : undefined;
@@ -33,9 +39,11 @@ export function outgoing(request: RequestInfo | undefined, headersInit: HeadersI
   }
   const headers = new Headers(headersInit);
   if (!headers.has("x-request-id")) headers.set("x-request-id", correlationId);
-  if (!headers.has("traceparent")) {
+  // A client span's context replaces the caller's (whose traceparent became its parent).
+  if (span !== undefined || !headers.has("traceparent")) {
     headers.set("traceparent", traceparent);
     if (tracestate !== undefined) headers.set("tracestate", tracestate);
+    else headers.delete("tracestate");
   }
   return { headers, timeoutMs: deadline };
 }
@@ -49,16 +57,17 @@ export function newTraceparent(): string {
 
 const traceparentPattern = /^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/;
 
+/** W3C trace context headers. */
+export interface TraceHeaders {
+  readonly traceparent?: string | undefined;
+  readonly tracestate?: string | undefined;
+}
+
 /**
  * The trace context of the served call: the server's span when tracing is on
- * (the request's `traceHeaders`, where the server provides it), else the caller's headers as received.
+ * (the request's `traceHeaders`), else the caller's headers as received; empty outside a request.
  */
-function traceOf(request: RequestInfo | undefined): { traceparent?: string | undefined; tracestate?: string | undefined } {
+export function traceOf(request: RequestInfo | undefined): TraceHeaders {
   if (request === undefined) return {};
-  const fromServer = (request as { traceHeaders?: () => Record<string, string> }).traceHeaders?.();
-  if (fromServer !== undefined) return fromServer;
-  return {
-    traceparent: request.requestHeader.get("traceparent") ?? undefined,
-    tracestate: request.requestHeader.get("tracestate") ?? undefined,
-  };
+  return request.traceHeaders();
 }
