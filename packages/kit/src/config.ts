@@ -25,6 +25,8 @@ export interface ServerConfig {
   /** How long in-flight requests may run after SIGTERM before they are cut. */
   readonly shutdownGraceMs: number;
   readonly logLevel: Level;
+  /** Methods ("pkg.Service/Method") whose request bodies go into their access-log line, redacted. */
+  readonly logBodies: ReadonlyArray<string>;
 }
 
 /** A TCP port to listen on: 0 to 65535, where 0 lets the OS pick. */
@@ -52,6 +54,10 @@ export const serverConfig: Config.Config<ServerConfig> = Config.all({
   deadlineCapMs: positiveInt("DEADLINE_CAP_MS").pipe(Config.withDefault(30_000)),
   shutdownGraceMs: positiveInt("SHUTDOWN_GRACE_MS").pipe(Config.withDefault(10_000)),
   logLevel: Config.Literals(levels, "LOG_LEVEL").pipe(Config.withDefault<Level>("info")),
+  logBodies: Config.String("LOG_BODIES").pipe(
+    Config.withDefault(""),
+    Config.map((list) => list.split(",").map((m) => m.trim()).filter((m) => m !== "")),
+  ),
 });
 
 /**

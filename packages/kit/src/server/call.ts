@@ -19,6 +19,8 @@ export interface CallRecord {
   code?: Code | "ok";
   /** The client's "address:port", when the listener knows it. */
   readonly peer?: string | undefined;
+  /** The request as redacted JSON, for methods whose bodies are logged. */
+  body?: unknown;
   /** The call's server span, when tracing is on. */
   readonly span?: Span;
 }

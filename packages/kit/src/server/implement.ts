@@ -8,6 +8,7 @@
  */
 import { ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type {
+  Message,
   DescMethod,
   DescMethodServerStreaming,
   DescMethodUnary,
@@ -17,6 +18,7 @@ import type {
 import { Cause, Context, Effect, Exit, Stream } from "effect";
 import type { DomainErrorOf, KitError, MeridianService } from "@meridian/sdk";
 import { DeadlineExceeded, toWireError } from "../errors.js";
+import { redactedJson } from "../telemetry/redact.js";
 import { traceHeadersOf } from "../telemetry/tracing.js";
 import { callRecordOf, RequestContext, type CallRecord, type RequestInfo } from "./call.js";
 
@@ -42,6 +44,8 @@ export interface CallLimits {
   readonly deadlineCapMs: number;
   /** When it aborts, server streams end cleanly (the server is shutting down). */
   readonly shutdown?: AbortSignal;
+  /** Methods ("pkg.Service/Method") whose requests are logged, redacted (opt-in; default none). */
+  readonly logBodies?: ReadonlySet<string>;
 }
 
 /** What the unary adapter needs to know about one call, whichever path it came by. */
@@ -141,8 +145,10 @@ function unaryInvoker(
 ): UnaryInvoker {
   const fork = Effect.runForkWith(context as Context.Context<never>);
   const name = `${service.desc.typeName}/${method.name}`;
+  const logBody = limits.logBodies?.has(name) === true;
   return (request, call) =>
     new Promise((resolve, reject) => {
+      if (logBody) call.record.body = redactedJson(method.input, request as Message);
       const timeoutMs = call.timeoutMs === undefined ? limits.deadlineCapMs : Math.min(call.timeoutMs, limits.deadlineCapMs);
       const program = Effect.provideService(
         handler(request) as Effect.Effect<unknown, unknown, RequestContext>,

@@ -92,6 +92,7 @@ export function endCall(method: DescMethod, record: CallRecord, httpStatus: numb
     http_status: httpStatus,
     duration_ms: Math.round(seconds * 1e6) / 1000,
     peer: record.peer,
+    ...(record.body === undefined ? {} : { request: record.body }),
   });
 }
 

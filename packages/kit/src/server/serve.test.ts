@@ -64,7 +64,13 @@ beforeAll(async () => {
   const server = serve({
     name: "kit-test",
     services: [universe, ticker],
-    config: { httpPort: 0, grpcPort: 0, deadlineCapMs: 300, shutdownGraceMs: 2000 },
+    config: {
+      httpPort: 0,
+      grpcPort: 0,
+      deadlineCapMs: 300,
+      shutdownGraceMs: 2000,
+      logBodies: ["meridian.universe.v1.UniverseService/GetSecurity"],
+    },
   });
   runtime = ManagedRuntime.make(
     server.pipe(Layer.provideMerge(layerHealth), Layer.provideMerge(layerLifecycle)),
@@ -164,6 +170,15 @@ describe("kit server", () => {
     });
     expect(typeof line?.duration_ms).toBe("number");
     expect(String(line?.peer)).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(line?.request).toEqual({ symbol: "AAPL" }); // GetSecurity's bodies are logged (opt-in)
+  });
+
+  test("request bodies are not logged unless the method opted in", async () => {
+    await connect().listSecurities({ currency: "USD" }, { headers: { "x-request-id": "list-1" } });
+    await Bun.sleep(20);
+    const line = logged.find((l) => l.message === "rpc" && l.correlation_id === "list-1");
+    expect(line).toBeDefined();
+    expect(line?.request).toBeUndefined();
   });
 
   test("a request without x-request-id gets a fresh one", async () => {

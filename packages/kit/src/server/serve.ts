@@ -68,6 +68,7 @@ export function serve<R>(
         maxMessageBytes: config.maxMessageBytes,
         deadlineCapMs: config.deadlineCapMs,
         shutdown: lifecycle.shutdown,
+        logBodies: new Set(config.logBodies),
       });
       const http = yield* listenHttp({
         host: config.host,
