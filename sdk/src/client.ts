@@ -66,7 +66,7 @@ export function transportOf(target: ClientTarget, downstream = "downstream"): Tr
   if ("transport" in target && (target.policy === false || isResilientTransport(target.transport))) {
     return target.transport;
   }
-  const endpoints = endpointsOf(target);
+  const endpoints = endpointsOf(target, downstream);
   if (target.policy === false) {
     if (endpoints.length !== 1) throw new TypeError("several endpoints need the policies (load balancing)");
     return endpoints[0]!.transport;
@@ -79,8 +79,9 @@ export function transportOf(target: ClientTarget, downstream = "downstream"): Tr
   }) satisfies ResilientTransport;
 }
 
-function endpointsOf(target: ClientTarget): ReadonlyArray<Endpoint> {
+function endpointsOf(target: ClientTarget, downstream: string): ReadonlyArray<Endpoint> {
   if ("endpoints" in target) return target.endpoints;
-  if ("transport" in target) return [{ url: "transport", transport: target.transport }];
+  // A transport names no address: its endpoint goes by the service's name (in CircuitOpen, metrics).
+  if ("transport" in target) return [{ url: downstream, transport: target.transport }];
   return [{ url: target.baseUrl, transport: createFetchTransport(target) }];
 }
