@@ -121,8 +121,8 @@ export function resolvePolicy(options: PolicyOptions = {}, base: ClientPolicy = 
   return {
     ...methodBase,
     retryBudget: { ...base.retryBudget, ...options.retryBudget },
-    breaker: options.breaker === false ? false : { ...(base.breaker || defaultBreaker), ...options.breaker },
-    bulkhead: options.bulkhead === false ? false : { ...(base.bulkhead || defaultBulkhead), ...options.bulkhead },
+    breaker: merge(base.breaker, options.breaker, defaultBreaker),
+    bulkhead: merge(base.bulkhead, options.bulkhead, defaultBulkhead),
     balancer: options.balancer ?? base.balancer,
     methods,
   };
@@ -135,6 +135,13 @@ export function methodPolicy(policy: ClientPolicy, localName: string): MethodPol
 
 const defaultBreaker = defaultPolicy.breaker as BreakerPolicy;
 const defaultBulkhead = defaultPolicy.bulkhead as BulkheadPolicy;
+
+/** `false` turns a policy off, settings turn it on (over the defaults if it was off), nothing keeps it as it was. */
+function merge<P extends object>(base: P | false, options: Partial<P> | false | undefined, defaults: P): P | false {
+  if (options === false) return false;
+  if (options === undefined) return base;
+  return { ...(base === false ? defaults : base), ...options };
+}
 
 function resolveMethod(options: MethodPolicyOptions, base: MethodPolicy): MethodPolicy {
   return {

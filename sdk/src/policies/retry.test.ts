@@ -105,6 +105,10 @@ describe("policy resolution", () => {
     });
     expect([policy.timeoutMs, policy.retry.maxAttempts, policy.retry.baseDelayMs]).toEqual([2000, 5, 50]);
     expect([policy.methods.getSecurity?.timeoutMs, policy.methods.getSecurity?.retry.maxAttempts]).toEqual([300, 1]);
-    expect(resolvePolicy({ breaker: false, bulkhead: false })).toMatchObject({ breaker: false, bulkhead: false });
+    const off = resolvePolicy({ breaker: false, bulkhead: false });
+    expect(off).toMatchObject({ breaker: false, bulkhead: false });
+    // Settings given later (e.g. from the environment) leave a policy turned off in code off, unless they set it.
+    expect(resolvePolicy({ timeoutMs: 1 }, off)).toMatchObject({ breaker: false, bulkhead: false });
+    expect(resolvePolicy({ breaker: { openMs: 7 } }, off).breaker).toMatchObject({ openMs: 7, consecutiveFailures: 5 });
   });
 });

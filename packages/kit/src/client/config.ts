@@ -104,7 +104,13 @@ function fraction(name: string): Config.Config<number> {
   return Config.schema(Schema.FiniteFromString.pipe(Schema.check(Schema.isBetween({ minimum: 0, maximum: 1 }))), name);
 }
 
-/** Drops undefined fields, so they do not override defaults when spread. */
+/** Drops undefined fields (and settings groups left empty), so they do not override the code's policy. */
 function definedOnly<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+  return Object.fromEntries(
+    Object.entries(value).filter(([, v]) => v !== undefined && !(isPlainObject(v) && Object.keys(v).length === 0)),
+  ) as T;
+}
+
+function isPlainObject(value: unknown): value is object {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
