@@ -113,6 +113,15 @@ export function renderReport(conditions: RunConditions, results: ReadonlyArray<S
     );
   }
   lines.push(...costLadder(results));
+  const allOn = rpsOf("kit-traced");
+  const allOff = rpsOf("kit-no-log");
+  if (allOn !== undefined && allOff !== undefined) {
+    const loss = 1 - allOn / allOff;
+    lines.push(
+      `- observability (issue 5): logs + metrics + tracing on (kit-traced) vs logs and tracing off (kit-no-log; metrics are always on): ` +
+        `**${(loss * 100).toFixed(1)}% rps loss** (target ≤ 10%: ${loss <= 0.1 ? "met" : "missed"})`,
+    );
+  }
   const logged = results.filter((r) => r.spec.accessLog);
   for (const result of logged) {
     const m = median(result);
@@ -149,6 +158,7 @@ function costLadder(results: ReadonlyArray<ServerResult>): string[] {
     ["connect-fetch-bun", "raw-bun-streams", "connect's generic handler beyond the streams (connect-fetch-bun − raw-bun-streams)"],
     ["kit-no-log", "raw-bun", "everything the kit adds but the log line (kit-no-log − raw-bun)"],
     ["kit", "kit-no-log", "the access-log line (kit − kit-no-log)"],
+    ["kit-traced", "kit", "a span per call (kit-traced − kit)"],
   ];
   const out: string[] = [];
   for (const [id, base, what] of steps) {

@@ -85,6 +85,15 @@ export const servers: ReadonlyArray<ServerSpec> = [
     accessLog: false,
     role: "layer",
   },
+  {
+    id: "kit-traced",
+    label: "layer: the kit with tracing on (a span per call, discarding exporter), access log on",
+    runtime: "bun",
+    entry: "kit.ts",
+    env: { BENCH_TRACING: "on" },
+    accessLog: true,
+    role: "layer",
+  },
 ];
 
 /** A started, verified server. */
