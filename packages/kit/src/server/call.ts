@@ -7,6 +7,9 @@ import { createContextKey, type Code, type HandlerContext } from "@connectrpc/co
 import type { Span } from "@opentelemetry/api";
 import { Context } from "effect";
 
+/** Tells the client's "address:port" on demand (reading it costs a little on every request). */
+export type PeerOf = () => string | undefined;
+
 /** The wire protocol of a call, told from its content type. */
 export type Protocol = "connect" | "grpc" | "grpc-web";
 
@@ -17,8 +20,8 @@ export interface CallRecord {
   readonly startedAt: number;
   /** Set by the handler adapter when the handler ran; undefined if the call failed before it. */
   code?: Code | "ok";
-  /** The client's "address:port", when the listener knows it. */
-  readonly peer?: string | undefined;
+  /** The client's "address:port", when the listener knows it; asked only when the line is logged. */
+  readonly peer?: PeerOf | undefined;
   /** The request as redacted JSON, for methods whose bodies are logged. */
   body?: unknown;
   /** The call's server span, when tracing is on. */

@@ -9,7 +9,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { codeToHttpStatus, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { create, fromBinary, fromJsonString, toBinary, toJsonString, type DescMessage } from "@bufbuild/protobuf";
-import type { CallRecord } from "./call.js";
+import type { CallRecord, PeerOf } from "./call.js";
 import type { UnaryRoute } from "./routes.js";
 import { endCall, startCall } from "./rpc.js";
 
@@ -23,7 +23,7 @@ export function serveConnectUnary(
   route: UnaryRoute,
   request: Request,
   maxMessageBytes: number,
-  peer?: string,
+  peer?: PeerOf,
 ): Promise<Response> | undefined {
   const header = request.headers;
   const version = header.get("connect-protocol-version");
@@ -36,7 +36,7 @@ export function serveConnectUnary(
     if (encoding === undefined) return undefined;
     const contentEncoding = header.get("content-encoding");
     if (contentEncoding !== null && contentEncoding !== "identity") return undefined;
-    return serve(route, request, peer, encoding, maxMessageBytes, timeoutMs, readBody(request, maxMessageBytes));
+    return serve(route, request, peer, encoding, maxMessageBytes, timeoutMs, readBody(request, encoding, maxMessageBytes));
   }
   if (request.method === "GET" && route.method.idempotency === 1 /* NO_SIDE_EFFECTS */) {
     const query = new URL(request.url).searchParams;
@@ -58,9 +58,18 @@ function encodingOfContentType(contentType: string | null): Encoding | undefined
   return undefined;
 }
 
-async function readBody(request: Request, maxMessageBytes: number): Promise<Uint8Array> {
+/** The body, as text for JSON (the runtime decodes UTF-8 natively) and bytes for binary; never over the limit. */
+async function readBody(request: Request, encoding: Encoding, maxMessageBytes: number): Promise<Uint8Array | string> {
   const declared = Number(request.headers.get("content-length") ?? -1);
   if (declared > maxMessageBytes) throw tooLarge(declared, maxMessageBytes);
+  if (encoding === "json") {
+    const text = await request.text();
+    // A string's UTF-8 size is at most 3 bytes per UTF-16 unit: count exactly only when it could matter.
+    if (text.length * 3 > maxMessageBytes && Buffer.byteLength(text) > maxMessageBytes) {
+      throw tooLarge(Buffer.byteLength(text), maxMessageBytes);
+    }
+    return text;
+  }
   const bytes = new Uint8Array(await request.arrayBuffer());
   if (bytes.byteLength > maxMessageBytes) throw tooLarge(bytes.byteLength, maxMessageBytes);
   return bytes;
@@ -73,11 +82,11 @@ function tooLarge(size: number, max: number): ConnectError {
 async function serve(
   route: UnaryRoute,
   request: Request,
-  peer: string | undefined,
+  peer: PeerOf | undefined,
   encoding: Encoding,
   maxMessageBytes: number,
   timeoutMs: number | undefined,
-  body: Promise<Uint8Array>,
+  body: Promise<Uint8Array | string>,
 ): Promise<Response> {
   const requestHeader = request.headers;
   const record: CallRecord = startCall(route.method, requestHeader, "connect", peer);
@@ -109,11 +118,11 @@ async function serve(
   }
 }
 
-function decode(schema: DescMessage, encoding: Encoding, bytes: Uint8Array) {
+function decode(schema: DescMessage, encoding: Encoding, body: Uint8Array | string) {
   try {
-    return encoding === "json"
-      ? fromJsonString(schema, bytes.byteLength === 0 ? "{}" : textDecoder.decode(bytes), jsonRead)
-      : fromBinary(schema, bytes);
+    if (encoding === "proto") return fromBinary(schema, typeof body === "string" ? Buffer.from(body) : body);
+    const text = typeof body === "string" ? body : textDecoder.decode(body);
+    return fromJsonString(schema, text === "" ? "{}" : text, jsonRead);
   } catch (e) {
     throw new ConnectError(`cannot decode request: ${e instanceof Error ? e.message : String(e)}`, Code.InvalidArgument);
   }

@@ -6,6 +6,7 @@
  */
 import { cors as connectCors } from "@connectrpc/connect";
 import { Config, Schema } from "effect";
+import type { PeerOf } from "./call.js";
 
 /** Which browser origins may call, and for how long a preflight holds. */
 export interface CorsOptions {
@@ -42,7 +43,7 @@ export const corsConfig: Config.Config<CorsOptions> = Config.schema(
 );
 
 /** A Fetch handler; `peer` is the client's address, when the listener knows it. */
-type FetchHandler = (request: Request, peer?: string) => Promise<Response>;
+type FetchHandler = (request: Request, peer?: PeerOf) => Promise<Response>;
 
 /** Answers preflights and adds CORS headers for allowed origins; with no origin allowed, returns `handler` itself. */
 export function withCors(handler: FetchHandler, options: CorsOptions): FetchHandler {

@@ -7,6 +7,7 @@
 import { universalServerRequestFromFetch, universalServerResponseToFetch } from "@connectrpc/connect/protocol";
 import type { HealthRegistry } from "../health.js";
 import { metrics } from "../telemetry/metrics.js";
+import type { PeerOf } from "./call.js";
 import { serveConnectUnary } from "./connect-unary.js";
 import type { Routes } from "./routes.js";
 import { serveRpc } from "./rpc.js";
@@ -20,7 +21,7 @@ export interface FetchHandlerOptions {
 }
 
 /** Serves every RPC route, health and readiness; never throws. */
-export function createFetchHandler(options: FetchHandlerOptions): (request: Request, peer?: string) => Promise<Response> {
+export function createFetchHandler(options: FetchHandlerOptions): (request: Request, peer?: PeerOf) => Promise<Response> {
   const { routes, health, service, version } = options;
   return async (request, peer) => {
     const path = pathOf(request.url);

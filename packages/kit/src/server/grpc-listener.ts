@@ -69,7 +69,7 @@ async function handle(
       if (key.startsWith(":") || value === undefined) continue;
       header.set(key, Array.isArray(value) ? value.join(", ") : value);
     }
-    const peer = peerOf({ address: req.socket?.remoteAddress ?? "", port: req.socket?.remotePort ?? 0 });
+    const peer = () => peerOf({ address: req.socket?.remoteAddress ?? "", port: req.socket?.remotePort ?? 0 });
     const response = await serveRpc(handler, header, peer, (contextValues) =>
       universalRequestFromNodeRequest(req, res, undefined, contextValues),
     );

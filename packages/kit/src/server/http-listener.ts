@@ -6,6 +6,7 @@
  */
 import { Data, Effect, type Scope } from "effect";
 import { writeLogLine } from "../log.js";
+import type { PeerOf } from "./call.js";
 
 /** The listener could not bind its address. */
 export class ListenFailed extends Data.TaggedError("ListenFailed")<{
@@ -24,7 +25,7 @@ export function listenHttp(options: {
   readonly host: string;
   readonly port: number;
   readonly graceMs: number;
-  readonly fetch: (request: Request, peer?: string) => Promise<Response>;
+  readonly fetch: (request: Request, peer?: PeerOf) => Promise<Response>;
 }): Effect.Effect<Listener, ListenFailed, Scope.Scope> {
   return Effect.acquireRelease(
     Effect.try({
@@ -33,7 +34,7 @@ export function listenHttp(options: {
         const server = Bun.serve({
           hostname: options.host,
           port: options.port,
-          fetch: (request, server) => options.fetch(request, peerOf(server.requestIP(request))),
+          fetch: (request, server) => options.fetch(request, () => peerOf(server.requestIP(request))),
           idleTimeout: 60,
           maxRequestBodySize: 64 * 1024 * 1024, // the message limit itself is enforced per protocol
           error: (e) => {

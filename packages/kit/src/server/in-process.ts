@@ -11,6 +11,8 @@ import type { ServiceBinding } from "./implement.js";
 import { createRoutes, type RouteOptions, type Routes } from "./routes.js";
 import { serveRpc } from "./rpc.js";
 
+const inProcessPeer = () => "in-process";
+
 /** Default limits of in-process calls: the server's defaults. */
 const defaultOptions: RouteOptions = { maxMessageBytes: 4 * 1024 * 1024, deadlineCapMs: 30_000 };
 
@@ -21,7 +23,7 @@ export function inProcessTransport(routes: Routes): Transport {
     Object.assign(
       // The handler's own properties (path, method, content types) with the kit's serving around it.
       (request: Parameters<UniversalHandler>[0]) =>
-        serveRpc(handler, request.header, "in-process", (contextValues) => ({ ...request, contextValues })),
+        serveRpc(handler, request.header, inProcessPeer, (contextValues) => ({ ...request, contextValues })),
       handler,
     ) as UniversalHandler,
   );

@@ -8,10 +8,10 @@ import { Code, ConnectError, createContextValues, type ContextValues } from "@co
 import { codeFromString, codeToString } from "@connectrpc/connect/protocol-connect";
 import type { UniversalHandler, UniversalServerRequest, UniversalServerResponse } from "@connectrpc/connect/protocol";
 import type { DescMethod } from "@bufbuild/protobuf";
-import { writeLogLine, type Level } from "../log.js";
+import { isLogged, writeLogLine, type Level } from "../log.js";
 import { metrics, type BoundHistogram, type BoundSeries } from "../telemetry/metrics.js";
 import { endServerSpan, startServerSpan, tracingEnabled } from "../telemetry/tracing.js";
-import { callRecordKey, correlationIdOf, protocolOf, type CallRecord, type Protocol } from "./call.js";
+import { callRecordKey, correlationIdOf, protocolOf, type CallRecord, type PeerOf, type Protocol } from "./call.js";
 
 const requests = metrics.counter("rpc_server_requests_total", "RPCs served, by method, protocol and code.", [
   "method",
@@ -52,7 +52,7 @@ function telemetryOf(method: DescMethod): MethodTelemetry {
 }
 
 /** Opens the record of a call: its correlation id, its span (when tracing), counted in flight. */
-export function startCall(method: DescMethod, header: Headers, protocol: Protocol, peer?: string): CallRecord {
+export function startCall(method: DescMethod, header: Headers, protocol: Protocol, peer?: PeerOf): CallRecord {
   const telemetry = telemetryOf(method);
   telemetry.inFlight.inc();
   const correlationId = correlationIdOf(header);
@@ -84,6 +84,7 @@ export function endCall(method: DescMethod, record: CallRecord, httpStatus: numb
       : telemetry.infrastructure
         ? "debug"
         : "info";
+  if (!isLogged(level)) return;
   writeLogLine(level, "rpc", {
     correlation_id: record.correlationId,
     method: telemetry.method,
@@ -91,7 +92,7 @@ export function endCall(method: DescMethod, record: CallRecord, httpStatus: numb
     code: codeName,
     http_status: httpStatus,
     duration_ms: Math.round(seconds * 1e6) / 1000,
-    peer: record.peer,
+    peer: record.peer?.(),
     ...(record.body === undefined ? {} : { request: record.body }),
   });
 }
@@ -103,7 +104,7 @@ export function endCall(method: DescMethod, record: CallRecord, httpStatus: numb
 export async function serveRpc(
   handler: UniversalHandler,
   header: Headers,
-  peer: string | undefined,
+  peer: PeerOf | undefined,
   toRequest: (contextValues: ContextValues) => UniversalServerRequest,
 ): Promise<UniversalServerResponse> {
   const record = startCall(handler.method, header, protocolOf(header.get("content-type")), peer);
