@@ -4,9 +4,8 @@
  * own transaction. Throughput is events applied per second from the first commit to the last
  * apply; lag is each event's time from its envelope (written by the producer) to its apply commit.
  */
-import { create } from "@bufbuild/protobuf";
 import { Effect, Exit, Layer, Option, Scope } from "effect";
-import { OrderFilledSchema, OrderSide, type OrderFilled } from "../../sdk/src/gen/meridian/trading/v1/events_pb.js";
+import { OrderFilledSchema, type OrderFilled } from "../../sdk/src/gen/meridian/trading/v1/events_pb.js";
 import { layerSql, Sql } from "@meridian/kit/postgres";
 import { layerRedis, Redis } from "@meridian/kit/redis";
 import {
@@ -22,6 +21,7 @@ import {
   type EventHandler,
   type ReceivedEvent,
 } from "@meridian/kit/events";
+import { sampleFill } from "../../packages/kit/src/events/testing.js";
 
 export interface PipelineOptions {
   readonly backend: "redis" | "in-process";
@@ -52,19 +52,7 @@ export interface PipelineResult {
 
 const OrderFilledEvent = defineEvent("meridian.trading.order.filled", OrderFilledSchema);
 
-const fill = (n: number): OrderFilled =>
-  create(OrderFilledSchema, {
-    orderId: `o-${n}`,
-    accountId: `acc-${n % 100}`,
-    symbol: "AAPL",
-    side: OrderSide.BUY,
-    fillId: `f-${n}`,
-    quantity: 10n,
-    priceMicros: 187_250_000n,
-    currency: "USD",
-    grossAmountMinor: 187_250n,
-    remainingQuantity: 0n,
-  });
+const fill = (n: number): OrderFilled => sampleFill(n, `acc-${n % 100}`);
 
 /** Runs one configuration in a schema (and key prefix) of its own, dropped afterwards. */
 export async function runPipeline(options: PipelineOptions): Promise<PipelineResult> {

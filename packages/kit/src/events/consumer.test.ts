@@ -1,8 +1,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { create } from "@bufbuild/protobuf";
 import { Data, Effect, Exit, Layer, Scope } from "effect";
 import { createClient } from "redis";
-import { OrderFilledSchema, OrderSide, type OrderFilled } from "../../../../sdk/src/gen/meridian/trading/v1/events_pb.js";
+import { OrderFilledSchema, type OrderFilled } from "../../../../sdk/src/gen/meridian/trading/v1/events_pb.js";
 import { ResourceExhausted, Unavailable } from "../errors.js";
 import { InMemorySpanExporter } from "@opentelemetry/sdk-trace";
 import { layerRedis } from "../redis/connection.js";
@@ -12,6 +11,7 @@ import { EventBus, layerMemoryEventBus, layerRedisEventBus, type EventBusOptions
 import { consume, type ConsumerOptions } from "./consumer.js";
 import type { ReceivedEvent } from "./envelope.js";
 import { deadLetterTopic, defineEvent } from "./topic.js";
+import { sampleFill } from "./testing.js";
 
 const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const runPrefix = `test:${crypto.randomUUID().slice(0, 8)}:`;
@@ -26,18 +26,7 @@ afterAll(async () => {
   await client.close();
 });
 
-const fill = (n: number): OrderFilled =>
-  create(OrderFilledSchema, {
-    orderId: `o-${n}`,
-    accountId: "acc-1",
-    symbol: "AAPL",
-    side: OrderSide.BUY,
-    fillId: `f-${n}`,
-    quantity: 10n,
-    priceMicros: 187_250_000n,
-    currency: "USD",
-    grossAmountMinor: 187_250n,
-  });
+const fill = (n: number): OrderFilled => sampleFill(n);
 
 let testCount = 0;
 const implementations = [

@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { create } from "@bufbuild/protobuf";
 import { Context, Effect, Exit, Fiber, Layer, Scope } from "effect";
 import postgres from "postgres";
 import { createClient } from "redis";
-import { OrderFilledSchema, OrderSide, type OrderFilled } from "../../../../sdk/src/gen/meridian/trading/v1/events_pb.js";
+import { OrderFilledSchema, type OrderFilled } from "../../../../sdk/src/gen/meridian/trading/v1/events_pb.js";
 import { layerSql, Sql } from "../postgres/sql.js";
 import { layerRedis, Redis } from "../redis/connection.js";
 import { startRedisServer, type RedisServerProcess } from "../redis/testing.js";
@@ -16,8 +15,9 @@ import { memoryBackend } from "./memory-backend.js";
 import { layerOutbox, Outbox } from "./outbox.js";
 import { redisBackend } from "./redis-backend.js";
 import { layerOutboxRelay } from "./relay.js";
-import { faultyBackend, startTcpProxy, type Faults } from "./testing.js";
+import { faultyBackend, sampleFill, startTcpProxy, type Faults } from "./testing.js";
 import { defineEvent } from "./topic.js";
+
 
 const pgUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -107,18 +107,7 @@ const prepare = Effect.flatMap(Effect.service(Sql), (sql) =>
   }),
 );
 
-const fill = (n: number): OrderFilled =>
-  create(OrderFilledSchema, {
-    orderId: `o-${n}`,
-    accountId: "acc-1",
-    symbol: "AAPL",
-    side: OrderSide.BUY,
-    fillId: `f-${n}`,
-    quantity: 10n,
-    priceMicros: 187_250_000n,
-    currency: "USD",
-    grossAmountMinor: 187_250n,
-  });
+const fill = (n: number): OrderFilled => sampleFill(n);
 
 /** Fills orders `from` to `to - 1`, each order row and its event in one transaction per `chunk`. */
 const produce = (from: number, to: number, chunk = 100) =>

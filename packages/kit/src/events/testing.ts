@@ -5,6 +5,8 @@
  * database connection as a restart would. Tests only.
  */
 import { connect, createServer, type Socket } from "node:net";
+import { create } from "@bufbuild/protobuf";
+import { OrderFilledSchema, OrderSide, type OrderFilled } from "../../../../sdk/src/gen/meridian/trading/v1/events_pb.js";
 import type { StreamBackend } from "./backend.js";
 
 /** What goes wrong, and how often (0 to 1). */
@@ -108,4 +110,19 @@ export async function startTcpProxy(host: string, port: number): Promise<TcpProx
         server.close(() => resolve());
       }),
   };
+}
+
+/** A realistic OrderFilled for tests and benchmarks: order, fill and ids numbered n. */
+export function sampleFill(n: number, accountId = "acc-1"): OrderFilled {
+  return create(OrderFilledSchema, {
+    orderId: `o-${n}`,
+    accountId,
+    symbol: "AAPL",
+    side: OrderSide.BUY,
+    fillId: `f-${n}`,
+    quantity: 10n,
+    priceMicros: 187_250_000n,
+    currency: "USD",
+    grossAmountMinor: 187_250n,
+  });
 }
