@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { Effect, Layer } from "effect";
 import { layerEmbeddedPostgres, EmbeddedPostgres } from "./embedded.js";
 import type { PostgresUnavailable } from "./errors.js";
+import { layerSqlMetrics } from "./metrics.js";
 import { layerSql, Sql } from "./sql.js";
 
 /** Where a service's data lives. */
@@ -22,15 +23,22 @@ export interface DatabaseOptions {
  */
 export const layerDatabase = (options: DatabaseOptions): Layer.Layer<Sql, PostgresUnavailable> => {
   if (options.databaseUrl !== undefined && options.databaseUrl !== "") {
-    return layerSql({ url: options.databaseUrl, schema: options.schema, maxConnections: 10 });
+    return withMetrics(layerSql({ url: options.databaseUrl, schema: options.schema, maxConnections: 10 }));
   }
   // One PGlite per schema: PGlite has a single session, so two services on one instance would
   // overwrite each other's search_path (see embedded.ts).
   const dataDir = join(options.dataDir, encodeURIComponent(options.schema));
-  return Layer.unwrap(
-    Effect.gen(function* () {
-      const { url } = yield* EmbeddedPostgres;
-      return layerSql({ url, schema: options.schema, maxConnections: 1 });
-    }),
-  ).pipe(Layer.provide(layerEmbeddedPostgres(dataDir)));
+  return withMetrics(
+    Layer.unwrap(
+      Effect.gen(function* () {
+        const { url } = yield* EmbeddedPostgres;
+        return layerSql({ url, schema: options.schema, maxConnections: 1 });
+      }),
+    ).pipe(Layer.provide(layerEmbeddedPostgres(dataDir))),
+  );
 };
+
+/** The pool, with its metrics published while it lives. */
+function withMetrics<E>(pool: Layer.Layer<Sql, E>): Layer.Layer<Sql, E> {
+  return Layer.provideMerge(layerSqlMetrics, pool);
+}

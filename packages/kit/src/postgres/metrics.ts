@@ -1,9 +1,9 @@
 /**
  * PostgreSQL pool metrics in the one registry. postgres.js (3.4) keeps its
  * connection queues (open, busy, connecting, closed) private and has no
- * open/acquire hook, so the pool's size limit is all it exposes: open, idle
- * and busy counts need an upstream hook (or a counting `socket` option set in
- * `layerSql`), not reads of its internals.
+ * open/acquire hook: the pool's size limit is published as it is, and its use
+ * is measured where queries run (`query`): queries in flight, their durations
+ * and failures, per pool.
  */
 import { Effect, Layer } from "effect";
 import { metrics } from "../telemetry/metrics.js";
@@ -25,6 +25,45 @@ export const layerSqlMetrics: Layer.Layer<never, never, Sql> = Layer.effectDisca
     );
   }),
 );
+
+const inFlight = metrics.gauge(
+  "postgres_queries_in_flight",
+  "Queries (and transactions) running now, by pool: how busy its connections are.",
+  ["pool"],
+);
+const durations = metrics.histogram("postgres_query_duration_seconds", "Time per query or transaction, by pool.", ["pool"]);
+const failures = metrics.counter("postgres_query_failures_total", "Failed queries, by pool and kind (connection or query).", [
+  "pool",
+  "kind",
+]);
+
+/** The usage series of one pool, bound once. */
+export interface PoolUsage {
+  readonly started: () => void;
+  readonly finished: (seconds: number, failure?: "connection" | "query") => void;
+}
+
+const usageByPool = new WeakMap<object, PoolUsage>();
+
+/** Usage metrics of a pool (in flight, durations, failures), made on first use. */
+export function poolUsage(sql: { readonly options: { readonly connection?: Readonly<Record<string, unknown>> } }): PoolUsage {
+  let usage = usageByPool.get(sql);
+  if (usage === undefined) {
+    const pool = poolNameOf(sql.options);
+    const running = inFlight.bind({ pool });
+    const duration = durations.bind({ pool });
+    usage = {
+      started: () => running.inc(),
+      finished: (seconds, failure) => {
+        running.dec();
+        duration.observe(seconds);
+        if (failure !== undefined) failures.inc({ pool, kind: failure });
+      },
+    };
+    usageByPool.set(sql, usage);
+  }
+  return usage;
+}
 
 /** The schema the pool's connections use (their search_path), else "default". */
 function poolNameOf(options: { readonly connection?: Readonly<Record<string, unknown>> }): string {

@@ -7,12 +7,13 @@
 import { Effect } from "effect";
 import type postgres from "postgres";
 import { Unavailable } from "../errors.js";
+import { poolUsage } from "./metrics.js";
 import { Sql } from "./sql.js";
 
 /** Runs `run` against the pool; connection trouble → Unavailable, anything else → defect. */
 export function query<A>(run: (sql: postgres.Sql) => Promise<A>): Effect.Effect<A, Unavailable, Sql> {
   return Effect.flatMap(Effect.service(Sql), (sql) =>
-    Effect.tryPromise({ try: () => run(sql), catch: (cause) => cause }).pipe(
+    Effect.tryPromise({ try: () => measured(sql, run), catch: (cause) => cause }).pipe(
       Effect.catch((cause) =>
         isConnectionFailure(cause)
           ? Effect.fail(new Unavailable({ reason: "database unavailable" }))
@@ -20,6 +21,20 @@ export function query<A>(run: (sql: postgres.Sql) => Promise<A>): Effect.Effect<
       ),
     ),
   );
+}
+
+async function measured<A>(sql: postgres.Sql, run: (sql: postgres.Sql) => Promise<A>): Promise<A> {
+  const usage = poolUsage(sql);
+  const started = performance.now();
+  usage.started();
+  try {
+    const result = await run(sql);
+    usage.finished((performance.now() - started) / 1000);
+    return result;
+  } catch (cause) {
+    usage.finished((performance.now() - started) / 1000, isConnectionFailure(cause) ? "connection" : "query");
+    throw cause;
+  }
 }
 
 const connectionCodes = new Set([
