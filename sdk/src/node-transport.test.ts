@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Effect, Stream } from "effect";
-import { createEffectClient, createNodeTransport, type NodeTransportOptions } from "./node.js";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { createEffectClient, createNodeTransport, goawayIsUnavailable, type NodeTransportOptions } from "./node.js";
 import { UnknownSymbol } from "./gen/meridian/universe/v1/errors_meridian.js";
 import { Universe } from "./gen/meridian/universe/v1/universe_meridian.js";
 import { Ticker } from "./test-fixtures/ticker-service.js";
@@ -85,5 +86,24 @@ describe("createNodeTransport: HTTP methods", () => {
     const before = server.calls.length;
     await Effect.runPromise(client.listSecurities({}));
     expect(server.calls[before]?.httpMethod).toBe("POST");
+  });
+});
+
+describe("goawayIsUnavailable", () => {
+  const call = (thrown: unknown) =>
+    goawayIsUnavailable(async () => {
+      throw thrown;
+    })({} as never);
+
+  test("a stream refused after the server's GOAWAY becomes unavailable (retryable), keeping its message", async () => {
+    const refused = new ConnectError("New streams cannot be created after receiving a GOAWAY", Code.Internal);
+    const error = ConnectError.from(await call(refused).catch((e: unknown) => e));
+    expect(error.code).toBe(Code.Unavailable);
+    expect(error.rawMessage).toContain("GOAWAY");
+  });
+
+  test("other errors pass unchanged", async () => {
+    const other = new ConnectError("boom", Code.Internal);
+    expect(await call(other).catch((e: unknown) => e)).toBe(other);
   });
 });

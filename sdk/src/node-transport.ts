@@ -2,7 +2,7 @@
  * Transports over Node's http and http2 modules (connect-node), for services
  * and scripts: Connect and gRPC-Web over HTTP/1.1 or HTTP/2, gRPC over HTTP/2.
  */
-import type { Interceptor, Transport } from "@connectrpc/connect";
+import { Code, ConnectError, type Interceptor, type Transport } from "@connectrpc/connect";
 import {
   createConnectTransport,
   createGrpcTransport,
@@ -32,7 +32,7 @@ export function createNodeTransport(options: NodeTransportOptions): Transport {
   const common = {
     baseUrl: options.baseUrl,
     useBinaryFormat: options.binary ?? true,
-    interceptors: [...(options.interceptors ?? [])],
+    interceptors: [...(options.interceptors ?? []), goawayIsUnavailable],
     ...(options.defaultTimeoutMs === undefined ? {} : { defaultTimeoutMs: options.defaultTimeoutMs }),
   };
   const httpVersion = options.httpVersion ?? "1.1";
@@ -44,4 +44,33 @@ export function createNodeTransport(options: NodeTransportOptions): Transport {
     case "connect":
       return createConnectTransport({ ...common, httpVersion, useHttpGet: true });
   }
+}
+
+/**
+ * A call refused because the server has sent HTTP/2 GOAWAY (it is shutting down, or rotating
+ * connections) was never sent: it is `unavailable`, which the retry policy may retry on another
+ * connection, not the `internal` connect-node reports for it.
+ */
+export const goawayIsUnavailable: Interceptor = (next) => async (request) => {
+  try {
+    return await next(request);
+  } catch (e) {
+    if (isGoaway(e)) {
+      const error = ConnectError.from(e);
+      throw new ConnectError(error.rawMessage, Code.Unavailable, error.metadata, undefined, e);
+    }
+    throw e;
+  }
+};
+
+function isGoaway(e: unknown): boolean {
+  if (!(e instanceof Error)) return false;
+  const codes = ["ERR_HTTP2_GOAWAY_SESSION", "ERR_HTTP2_INVALID_SESSION"];
+  const cause = (e as { cause?: { code?: unknown } }).cause;
+  const code = (e as { code?: unknown }).code;
+  return (
+    codes.includes(String(code)) ||
+    codes.includes(String(cause?.code)) ||
+    /after receiving a GOAWAY|GOAWAY_SESSION/.test(e.message)
+  );
 }
