@@ -7,7 +7,8 @@
 import { universalServerRequestFromFetch, universalServerResponseToFetch } from "@connectrpc/connect/protocol";
 import type { HealthRegistry } from "../health.js";
 import { metrics } from "../telemetry/metrics.js";
-import type { PeerOf } from "./call.js";
+import { writeLogLine } from "../log.js";
+import { correlationIdOf, protocolOf, type PeerOf } from "./call.js";
 import { serveConnectUnary } from "./connect-unary.js";
 import type { Routes } from "./routes.js";
 import { serveRpc } from "./rpc.js";
@@ -61,15 +62,33 @@ function pathOf(url: string): string {
   return query < 0 ? url.slice(start) : url.slice(start, query);
 }
 
-/** gRPC(-Web) callers get a trailers-only `unimplemented`; Connect and everyone else a 404 with a Connect error body. */
+/**
+ * gRPC(-Web) callers get a trailers-only `unimplemented`; Connect and everyone else a 404 with a
+ * Connect error body. Either way the caller's correlation id comes back and the call is logged
+ * (not counted in metrics: unknown paths would make unbounded label values).
+ */
 function unimplemented(request: Request, path: string): Response {
   const message = `no such method: ${path}`;
   const contentType = request.headers.get("content-type") ?? "";
-  if (contentType.startsWith("application/grpc")) {
+  const correlationId = correlationIdOf(request.headers);
+  const grpc = contentType.startsWith("application/grpc");
+  writeLogLine("info", "rpc", {
+    correlation_id: correlationId,
+    method: path.slice(1),
+    protocol: protocolOf(contentType),
+    code: "unimplemented",
+    http_status: grpc ? 200 : 404,
+  });
+  if (grpc) {
     return new Response(null, {
       status: 200,
-      headers: { "content-type": contentType, "grpc-status": "12", "grpc-message": encodeURIComponent(message) },
+      headers: {
+        "content-type": contentType,
+        "grpc-status": "12",
+        "grpc-message": encodeURIComponent(message),
+        "x-request-id": correlationId,
+      },
     });
   }
-  return Response.json({ code: "unimplemented", message }, { status: 404 });
+  return Response.json({ code: "unimplemented", message }, { status: 404, headers: { "x-request-id": correlationId } });
 }

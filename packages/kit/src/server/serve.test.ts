@@ -236,6 +236,19 @@ describe("kit server", () => {
     expect(after).toContain("# TYPE rpc_server_duration_seconds histogram");
   });
 
+  test("an unknown method is unimplemented, with the caller's correlation id back and a log line", async () => {
+    const response = await fetch(`${httpUrl}/meridian.universe.v1.UniverseService/NoSuchMethod`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-request-id": "nope-1" },
+      body: "{}",
+    });
+    expect(response.status).toBe(404);
+    expect(response.headers.get("x-request-id")).toBe("nope-1");
+    expect(await response.json()).toMatchObject({ code: "unimplemented" });
+    await Bun.sleep(20);
+    expect(logged.find((l) => l.correlation_id === "nope-1")).toMatchObject({ code: "unimplemented", protocol: "connect" });
+  });
+
   test("/healthz and /readyz answer JSON with the service's state", async () => {
     const live = await fetch(`${httpUrl}/healthz`);
     expect(live.status).toBe(200);
