@@ -78,8 +78,10 @@ export function endCall(method: DescMethod, record: CallRecord, httpStatus: numb
   telemetry.duration.observe(seconds);
   telemetry.inFlight.dec();
   if (record.span !== undefined) endServerSpan(record.span, code, record.correlationId);
+  // A server fault is an error; a request refused before its handler ran (a 4xx such as 415) is the caller's.
+  const clientRefused = httpStatus >= 400 && httpStatus < 500;
   const level: Level =
-    code === Code.Internal || code === Code.Unknown || code === Code.DataLoss
+    (code === Code.Internal || code === Code.Unknown || code === Code.DataLoss) && !clientRefused
       ? "error"
       : telemetry.infrastructure
         ? "debug"
