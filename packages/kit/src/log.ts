@@ -108,6 +108,17 @@ export function writeLogLine(level: Level, message: string, fields?: Record<stri
   sink.write(`${head}${rest.length > 2 ? `,${rest.slice(1)}` : "}"}\n`);
 }
 
+/**
+ * Writes one line whose fields after the message are already JSON (`"key":value,…`, no braces):
+ * for the access log, which formats its few fields itself, once per request.
+ */
+export function writeLogFields(level: Level, message: string, fieldsJson: string): void {
+  if (!isLogged(level)) return;
+  sink.write(
+    `{"time":"${isoNow()}","level":"${level}","service":${serviceJson},"message":${JSON.stringify(message)},${fieldsJson}}\n`,
+  );
+}
+
 /** Flushes buffered lines now (before exit). */
 export function flushLogs(): void {
   sink.flush();

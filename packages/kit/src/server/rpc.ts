@@ -8,7 +8,7 @@ import { Code, ConnectError, createContextValues, type ContextValues } from "@co
 import { codeFromString, codeToString } from "@connectrpc/connect/protocol-connect";
 import type { UniversalHandler, UniversalServerRequest, UniversalServerResponse } from "@connectrpc/connect/protocol";
 import type { DescMethod } from "@bufbuild/protobuf";
-import { isLogged, writeLogLine, type Level } from "../log.js";
+import { isLogged, writeLogFields, type Level } from "../log.js";
 import { metrics, type BoundHistogram, type BoundSeries } from "../telemetry/metrics.js";
 import { endServerSpan, startServerSpan, tracingEnabled } from "../telemetry/tracing.js";
 import { callRecordKey, correlationIdOf, protocolOf, type CallRecord, type PeerOf, type Protocol } from "./call.js";
@@ -24,6 +24,8 @@ const inFlight = metrics.gauge("rpc_server_in_flight", "RPCs being served now.",
 /** A method's name and its bound metric series, made once per method. */
 interface MethodTelemetry {
   readonly method: string;
+  /** The method name as a JSON string, made once. */
+  readonly methodJson: string;
   readonly names: { readonly service: string; readonly name: string };
   /** Health checks and reflection: logged at debug so probes do not drown the access log. */
   readonly infrastructure: boolean;
@@ -40,6 +42,7 @@ function telemetryOf(method: DescMethod): MethodTelemetry {
     const labels = { method: `${method.parent.typeName}/${method.name}` };
     found = {
       method: labels.method,
+      methodJson: JSON.stringify(labels.method),
       names: { service: method.parent.typeName, name: method.name },
       infrastructure: method.parent.typeName.startsWith("grpc."),
       inFlight: inFlight.bind(labels),
@@ -60,6 +63,13 @@ export function startCall(method: DescMethod, header: Headers, protocol: Protoco
   return span === undefined
     ? { correlationId, protocol, startedAt: performance.now(), peer }
     : { correlationId, protocol, startedAt: performance.now(), peer, span };
+}
+
+let peerLogged: "all" | "errors" | "off" = "errors";
+
+/** Sets which access-log lines carry the peer's address (LOG_PEER). */
+export function configureAccessLog(options: { readonly peer: "all" | "errors" | "off" }): void {
+  peerLogged = options.peer;
 }
 
 /** Closes the record of a call: metrics and one access-log line. */
@@ -87,16 +97,18 @@ export function endCall(method: DescMethod, record: CallRecord, httpStatus: numb
         ? "debug"
         : "info";
   if (!isLogged(level)) return;
-  writeLogLine(level, "rpc", {
-    correlation_id: record.correlationId,
-    method: telemetry.method,
-    protocol: record.protocol,
-    code: codeName,
-    http_status: httpStatus,
-    duration_ms: Math.round(seconds * 1e6) / 1000,
-    peer: record.peer?.(),
-    ...(record.body === undefined ? {} : { request: record.body }),
-  });
+  // Formatted by hand, once per request: protocol and code come from fixed sets and the method's
+  // JSON is made once, so only the correlation id and the peer need quoting here.
+  const peer = peerLogged === "all" || (peerLogged === "errors" && code !== "ok") ? record.peer?.() : undefined;
+  writeLogFields(
+    level,
+    "rpc",
+    `"correlation_id":${JSON.stringify(record.correlationId)},"method":${telemetry.methodJson},` +
+      `"protocol":"${record.protocol}","code":"${codeName}","http_status":${httpStatus},` +
+      `"duration_ms":${Math.round(seconds * 1e6) / 1000}` +
+      (peer === undefined ? "" : `,"peer":${JSON.stringify(peer)}`) +
+      (record.body === undefined ? "" : `,"request":${JSON.stringify(record.body)}`),
+  );
 }
 
 /**

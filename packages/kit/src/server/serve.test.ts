@@ -169,7 +169,7 @@ describe("kit server", () => {
       level: "info",
     });
     expect(typeof line?.duration_ms).toBe("number");
-    expect(String(line?.peer)).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(line?.peer).toBeUndefined(); // LOG_PEER=errors (the default): only failed calls name their peer
     expect(line?.request).toEqual({ symbol: "AAPL" }); // GetSecurity's bodies are logged (opt-in)
   });
 
@@ -179,6 +179,13 @@ describe("kit server", () => {
     const line = logged.find((l) => l.message === "rpc" && l.correlation_id === "list-1");
     expect(line).toBeDefined();
     expect(line?.request).toBeUndefined();
+  });
+
+  test("a failed call's access-log line names the peer's address", async () => {
+    await failure(connect().getSecurity({ symbol: "NOPE" }, { headers: { "x-request-id": "peer-1" } }));
+    await Bun.sleep(20);
+    const line = logged.find((l) => l.message === "rpc" && l.correlation_id === "peer-1");
+    expect(String(line?.peer)).toMatch(/^127\.0\.0\.1:\d+$/);
   });
 
   test("a request without x-request-id gets a fresh one", async () => {

@@ -18,6 +18,7 @@ import { listenHttp, type ListenFailed, type Listener } from "./http-listener.js
 import type { ServiceBinding } from "./implement.js";
 import { reflectionServices, serverReflection } from "./reflection.js";
 import { createRoutes } from "./routes.js";
+import { configureAccessLog } from "./rpc.js";
 
 /** Where a running server listens. */
 export interface ServerAddresses {
@@ -53,6 +54,7 @@ export function serve<R>(
       const fromEnv = yield* readConfig(serverConfig);
       const config: ServerConfig = { ...fromEnv, ...options.config };
       configureLogging({ level: config.logLevel, service: options.name });
+      configureAccessLog({ peer: config.logPeer });
       const lifecycle = yield* Effect.service(Lifecycle);
       const health = yield* Effect.service(Health);
       const version = options.version ?? "0.1.0";
