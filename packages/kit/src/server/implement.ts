@@ -38,6 +38,15 @@ export type EffectHandlers<M extends MeridianService, R> = {
   readonly [K in keyof M["desc"]["method"]]: EffectHandler<M["desc"]["method"][K], HandlerError<M>, R>;
 };
 
+/** The resources (Effect context) the handlers need, inferred from what they return. */
+export type ResourcesOf<H> = {
+  readonly [K in keyof H]: H[K] extends (request: never) => Effect.Effect<unknown, unknown, infer R>
+    ? R
+    : H[K] extends (request: never) => Stream.Stream<unknown, unknown, infer R>
+      ? R
+      : never;
+}[keyof H];
+
 /** Limits the listener applies to every call of a bound service. */
 export interface CallLimits {
   /** A call without a deadline gets this one; a longer one is cut to it. */
@@ -76,11 +85,11 @@ export interface ServiceBinding {
  * Binds Effect handlers to the resources in the current context; the result
  * serves every call with the call's deadline, signal and request context.
  */
-export function implement<M extends MeridianService, R = never>(
+export function implement<M extends MeridianService, const H extends EffectHandlers<M, any>>(
   service: M,
-  handlers: EffectHandlers<M, R>,
-): Effect.Effect<ServiceBinding, never, Exclude<R, RequestContext>> {
-  return Effect.map(Effect.context<Exclude<R, RequestContext>>(), (context) => ({
+  handlers: H,
+): Effect.Effect<ServiceBinding, never, Exclude<ResourcesOf<H>, RequestContext>> {
+  return Effect.map(Effect.context<Exclude<ResourcesOf<H>, RequestContext>>(), (context) => ({
     service,
     toConnect: (limits) => toServiceImpl(service, handlers as unknown as AnyHandlers, context as Context.Context<unknown>, limits),
     toUnaryInvokers: (limits) => {

@@ -15,6 +15,13 @@ import { RequestContext } from "../server/call.js";
 import { implement } from "../server/implement.js";
 import { serve, Server } from "../server/serve.js";
 import { layerTracingTo, tracingEnabled } from "./tracing.js";
+import { consume, defineEvent, EventBus, layerMemoryEventBus } from "../events/index.js";
+import { sampleFill } from "../events/testing.js";
+import { OrderFilledSchema } from "../../../../sdk/src/gen/meridian/trading/v1/events_pb.js";
+
+// Service A also publishes an event for each call; a consumer in the same process applies it.
+const filled = defineEvent("meridian.trading.order.filled", OrderFilledSchema);
+let consumedTraceparents: string[] = [];
 
 const exporter = new InMemorySpanExporter();
 let bUrl = "";
@@ -33,10 +40,19 @@ const serviceA = implement(Universe, {
     Effect.gen(function* () {
       const context = yield* Effect.service(RequestContext);
       const b = createMeridianClient(Universe, { transport: createNodeTransport({ baseUrl: bUrl, protocol: "grpc" }) });
-      return yield* Effect.tryPromise({
+      const answer = yield* Effect.tryPromise({
         try: () => b.getSecurity(request, { headers: context.traceHeaders() }),
         catch: (cause) => typedErrorOf(Universe, cause),
       });
+      const bus = yield* Effect.service(EventBus);
+      const trace = context.traceHeaders();
+      yield* Effect.orDie(
+        bus.publish(filled, sampleFill(1), {
+          correlationId: context.correlationId,
+          ...(trace.traceparent === undefined ? {} : { traceparent: trace.traceparent }),
+        }),
+      );
+      return answer;
     }),
   listSecurities: () => Effect.succeed({}),
   upsertSecurity: () => Effect.succeed({}),
@@ -45,9 +61,20 @@ const serviceA = implement(Universe, {
 const base = layerHealth.pipe(Layer.provideMerge(layerLifecycle));
 const ports = { httpPort: 0, grpcPort: 0 };
 const runtimeB = ManagedRuntime.make(serve({ name: "b", services: [serviceB], config: ports }).pipe(Layer.provide(base)));
+const bus = layerMemoryEventBus({ source: "a", isolated: true });
+const consumer = Layer.effectDiscard(
+  consume({
+    event: filled,
+    group: "tracing-test",
+    blockMs: 50,
+    handle: (event) => Effect.sync(() => void consumedTraceparents.push(event.traceparent)),
+  }),
+);
 const runtimeA = ManagedRuntime.make(
   serve({ name: "a", services: [serviceA], config: ports }).pipe(
     Layer.provide(base),
+    Layer.provideMerge(consumer),
+    Layer.provideMerge(bus),
     Layer.provideMerge(layerTracingTo(exporter, { serviceName: "test", batch: false })),
   ),
 );
@@ -64,23 +91,29 @@ afterAll(async () => {
   expect(tracingEnabled()).toBe(false);
 });
 
-test("one trace spans the caller, service A and service B, parent to child", async () => {
+test("one trace spans the caller, service A, service B and the event A publishes, parent to child", async () => {
   exporter.reset();
+  consumedTraceparents = [];
   const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
   const callerSpan = "00f067aa0ba902b7";
   const client = createMeridianClient(Universe, { baseUrl: aUrl });
   await client.getSecurity({ symbol: "AAPL" }, { headers: { traceparent: `00-${traceId}-${callerSpan}-01` } });
+  for (let i = 0; i < 100 && consumedTraceparents.length === 0; i++) await Bun.sleep(20);
   await Bun.sleep(50);
   const spans = exporter.getFinishedSpans();
-  expect(spans.length).toBe(2);
   expect(spans.every((s) => s.spanContext().traceId === traceId)).toBe(true);
-  const a = spans.find((s) => s.parentSpanContext?.spanId === callerSpan);
-  const b = spans.find((s) => s.parentSpanContext?.spanId === a?.spanContext().spanId);
+  const byParent = (id: string | undefined) => spans.filter((s) => s.parentSpanContext?.spanId === id);
+  const a = byParent(callerSpan).find((s) => s.name === "meridian.universe.v1.UniverseService/GetSecurity");
   expect(a).toBeDefined();
-  expect(b).toBeDefined();
-  expect(a?.name).toBe("meridian.universe.v1.UniverseService/GetSecurity");
   expect(a?.attributes).toMatchObject({ "rpc.system": "connect_rpc", "rpc.method": "GetSecurity", "rpc.grpc.status_code": 0 });
+  const children = byParent(a?.spanContext().spanId);
+  const b = children.find((s) => s.name === "meridian.universe.v1.UniverseService/GetSecurity");
   expect(b?.attributes).toMatchObject({ "rpc.system": "grpc", "rpc.service": "meridian.universe.v1.UniverseService" });
+  const publish = children.find((s) => s.name.endsWith("publish"));
+  expect(publish).toBeDefined();
+  const consumed = spans.find((s) => s.parentSpanContext?.spanId === publish?.spanContext().spanId);
+  expect(consumed).toBeDefined();
+  expect(consumedTraceparents[0]).toContain(traceId);
 });
 
 test("a failed call records its code on the span", async () => {
@@ -88,6 +121,9 @@ test("a failed call records its code on the span", async () => {
   const client = createMeridianClient(Universe, { baseUrl: aUrl });
   await client.getSecurity({ symbol: "NOPE" }).catch(() => undefined);
   await Bun.sleep(50);
-  const codes = exporter.getFinishedSpans().map((s) => s.attributes["rpc.connect_rpc.error_code"]);
+  const codes = exporter
+    .getFinishedSpans()
+    .filter((s) => s.kind === 1 /* SERVER */)
+    .map((s) => s.attributes["rpc.connect_rpc.error_code"]);
   expect(codes).toEqual(["not_found", "not_found"]);
 });
