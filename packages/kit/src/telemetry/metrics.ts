@@ -43,8 +43,17 @@ export interface BoundHistogram {
   observe(value: number): void;
 }
 
-/** A value that only goes up. */
+/** A value that only goes up, counted here or read from a callback at scrape time. */
 export class Counter extends Metric<number> {
+  private readonly collectors: Array<() => ReadonlyArray<{ labels: Labels; value: number }>> = [];
+  /** Reads a monotonic total kept elsewhere (e.g. CPU seconds) when scraped; the returned function stops reading. */
+  collect(read: () => ReadonlyArray<{ labels: Labels; value: number }>): () => void {
+    this.collectors.push(read);
+    return () => {
+      const at = this.collectors.indexOf(read);
+      if (at >= 0) this.collectors.splice(at, 1);
+    };
+  }
   /** Adds `by` (default 1) to the series of these labels. */
   inc(labels: Labels = {}, by = 1): void {
     this.seriesFor(labels, () => 0).value += by;
@@ -59,7 +68,11 @@ export class Counter extends Metric<number> {
     return { inc: (by = 1) => void (series.value += by) };
   }
   render(): string[] {
-    return [...this.series.values()].map((s) => `${this.name}${formatLabels(s.labels)} ${s.value}`);
+    const lines = [...this.series.values()].map((s) => `${this.name}${formatLabels(s.labels)} ${s.value}`);
+    for (const read of this.collectors) {
+      for (const { labels, value } of read()) lines.push(`${this.name}${formatLabels(labels)} ${value}`);
+    }
+    return lines;
   }
 }
 

@@ -84,6 +84,17 @@ describe("process metrics", () => {
     expect(metricsNow.types.get("process_resident_memory_bytes")).toBe("gauge");
   });
 
+  test("CPU seconds is a counter that grows with work", async () => {
+    const first = await scrape();
+    expect(first.types.get("process_cpu_seconds_total")).toBe("counter");
+    const before = valueOf(first, "process_cpu_seconds_total")!;
+    const until = performance.now() + 30;
+    while (performance.now() < until) {
+      // burn CPU for 30 ms
+    }
+    expect(valueOf(await scrape(), "process_cpu_seconds_total")!).toBeGreaterThan(before);
+  });
+
   test("uptime grows between scrapes", async () => {
     const before = valueOf(await scrape(), "process_uptime_seconds")!;
     await Bun.sleep(20);

@@ -16,6 +16,7 @@ const residentMemory = metrics.gauge("process_resident_memory_bytes", "Resident 
 const heapUsed = metrics.gauge("process_heap_used_bytes", "JavaScript heap in use.");
 const heapTotal = metrics.gauge("process_heap_total_bytes", "JavaScript heap reserved.");
 const startTime = metrics.gauge("process_start_time_seconds", "When the process started, Unix time in seconds.");
+const cpuSeconds = metrics.counter("process_cpu_seconds_total", "User and system CPU time spent by the process, seconds.");
 const uptime = metrics.gauge("process_uptime_seconds", "Seconds since the process started.");
 const lag = metrics.gauge("process_event_loop_lag_seconds", "How late the last event-loop lag sample ran.");
 const lagMax = metrics.gauge(
@@ -54,6 +55,10 @@ function start(): () => void {
     heapTotal.collect(single(() => process.memoryUsage().heapTotal)),
     startTime.collect(single(() => startTimeSeconds)),
     uptime.collect(single(() => process.uptime())),
+    cpuSeconds.collect(single(() => {
+      const { user, system } = process.cpuUsage();
+      return (user + system) / 1e6;
+    })),
     lag.collect(single(() => sampler.lastSeconds())),
     lagMax.collect(single(() => sampler.takeMaxSeconds())),
     sampler.stop,
