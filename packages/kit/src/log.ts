@@ -4,7 +4,8 @@
  * its sink, its level and its line format.
  */
 import { writeSync } from "node:fs";
-import { Layer, Logger, LogLevel, References } from "effect";
+import { Context, Layer, Logger, LogLevel, References } from "effect";
+import { RequestContext } from "./server/call.js";
 
 /** The log levels, from most to least verbose. */
 export type Level = "trace" | "debug" | "info" | "warn" | "error" | "fatal";
@@ -130,7 +131,9 @@ export const jsonLogger = Logger.make<unknown, void>(({ message, logLevel, cause
   if (!isLogged(level)) return;
   const annotations = fiber.getRef(References.CurrentLogAnnotations);
   const text = Array.isArray(message) ? message.map(String).join(" ") : String(message);
-  const fields: Record<string, unknown> = { ...annotations };
+  // Inside a handler, every line carries the call's correlation id and trace ids.
+  const call = Context.getOrUndefined(fiber.context, RequestContext);
+  const fields: Record<string, unknown> = call === undefined ? { ...annotations } : { ...call.logFields(), ...annotations };
   if (cause.reasons.length > 0) fields.cause = String(cause);
   writeLogLine(level, text, fields);
 });

@@ -24,6 +24,8 @@ export interface CallRecord {
   readonly peer?: PeerOf | undefined;
   /** The request as redacted JSON, for methods whose bodies are logged. */
   body?: unknown;
+  /** The caller's `traceparent`, kept for the log when tracing is off. */
+  readonly traceparent?: string | undefined;
   /** The call's server span, when tracing is on. */
   readonly span?: Span;
 }
@@ -46,10 +48,32 @@ export interface RequestInfo {
   readonly remainingMs: () => number;
   /** `traceparent`/`tracestate` to put on outgoing calls and events made for this call. */
   readonly traceHeaders: () => Record<string, string>;
+  /** What every log line written for this call carries: correlation id, and trace and span ids when known. */
+  readonly logFields: () => Record<string, string>;
 }
 
 /** The current call, in every handler's context. */
 export class RequestContext extends Context.Service<RequestContext, RequestInfo>()("@meridian/kit/RequestContext") {}
+
+/**
+ * The log fields of a call: its correlation id, and the trace and span ids of its span (tracing
+ * on) or of the caller's `traceparent` (tracing off).
+ */
+export function logFieldsOf(record: CallRecord, traceparent: string | null | undefined): Record<string, string> {
+  const fields: Record<string, string> = { correlation_id: record.correlationId };
+  if (record.span !== undefined) {
+    const context = record.span.spanContext();
+    fields.trace_id = context.traceId;
+    fields.span_id = context.spanId;
+    return fields;
+  }
+  const parent = /^[\da-f]{2}-([\da-f]{32})-([\da-f]{16})-[\da-f]{2}$/.exec(traceparent ?? "");
+  if (parent !== null) {
+    fields.trace_id = parent[1]!;
+    fields.span_id = parent[2]!;
+  }
+  return fields;
+}
 
 /** Tells the protocol from a content type; anything not gRPC is Connect. */
 export function protocolOf(contentType: string | null): Protocol {

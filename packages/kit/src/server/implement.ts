@@ -20,7 +20,7 @@ import type { DomainErrorOf, KitError, MeridianService } from "@meridian/sdk";
 import { DeadlineExceeded, toWireError } from "../errors.js";
 import { redactedJson } from "../telemetry/redact.js";
 import { traceHeadersOf } from "../telemetry/tracing.js";
-import { callRecordOf, RequestContext, type CallRecord, type RequestInfo } from "./call.js";
+import { callRecordOf, logFieldsOf, RequestContext, type CallRecord, type RequestInfo } from "./call.js";
 
 /** The errors a handler of service M may fail with: its domain errors and the kit's. */
 export type HandlerError<M extends MeridianService> = DomainErrorOf<M> | KitError;
@@ -292,6 +292,9 @@ class CallInfo implements RequestInfo {
   }
   traceHeaders() {
     return traceHeadersOf(this.call.record.span, this.call.requestHeader);
+  }
+  logFields() {
+    return logFieldsOf(this.call.record, this.call.requestHeader.get("traceparent"));
   }
 }
 

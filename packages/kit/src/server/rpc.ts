@@ -11,7 +11,7 @@ import type { DescMethod } from "@bufbuild/protobuf";
 import { isLogged, writeLogFields, type Level } from "../log.js";
 import { metrics, type BoundHistogram, type BoundSeries } from "../telemetry/metrics.js";
 import { endServerSpan, startServerSpan, tracingEnabled } from "../telemetry/tracing.js";
-import { callRecordKey, correlationIdOf, protocolOf, type CallRecord, type PeerOf, type Protocol } from "./call.js";
+import { callRecordKey, correlationIdOf, logFieldsOf, protocolOf, type CallRecord, type PeerOf, type Protocol } from "./call.js";
 
 const requests = metrics.counter("rpc_server_requests_total", "RPCs served, by method, protocol and code.", [
   "method",
@@ -60,9 +60,9 @@ export function startCall(method: DescMethod, header: Headers, protocol: Protoco
   telemetry.inFlight.inc();
   const correlationId = correlationIdOf(header);
   const span = tracingEnabled() ? startServerSpan(telemetry.names, protocol, header) : undefined;
-  return span === undefined
-    ? { correlationId, protocol, startedAt: performance.now(), peer }
-    : { correlationId, protocol, startedAt: performance.now(), peer, span };
+  if (span !== undefined) return { correlationId, protocol, startedAt: performance.now(), peer, span };
+  const traceparent = header.get("traceparent") ?? undefined;
+  return { correlationId, protocol, startedAt: performance.now(), peer, traceparent };
 }
 
 let peerLogged: "all" | "errors" | "off" = "errors";
@@ -106,9 +106,17 @@ export function endCall(method: DescMethod, record: CallRecord, httpStatus: numb
     `"correlation_id":${JSON.stringify(record.correlationId)},"method":${telemetry.methodJson},` +
       `"protocol":"${record.protocol}","code":"${codeName}","http_status":${httpStatus},` +
       `"duration_ms":${Math.round(seconds * 1e6) / 1000}` +
+      traceFieldsJson(record) +
       (peer === undefined ? "" : `,"peer":${JSON.stringify(peer)}`) +
       (record.body === undefined ? "" : `,"request":${JSON.stringify(record.body)}`),
   );
+}
+
+/** `,"trace_id":…,"span_id":…` of the call's span, or of the caller's traceparent; empty when neither. */
+function traceFieldsJson(record: CallRecord): string {
+  if (record.span === undefined && record.traceparent === undefined) return "";
+  const { trace_id, span_id } = logFieldsOf(record, record.traceparent);
+  return trace_id === undefined ? "" : `,"trace_id":"${trace_id}","span_id":"${span_id}"`;
 }
 
 /**

@@ -10,6 +10,7 @@ import { createMeridianClient, typedErrorOf } from "@meridian/sdk";
 import { createNodeTransport } from "@meridian/sdk/node";
 import { Sector, Universe, UnknownSymbol } from "@meridian/sdk/universe";
 import { layerHealth } from "../health.js";
+import { configureLogging, layerLogger, type LogSink } from "../log.js";
 import { layerLifecycle } from "../lifecycle.js";
 import { RequestContext } from "../server/call.js";
 import { implement } from "../server/implement.js";
@@ -24,6 +25,8 @@ const filled = defineEvent("meridian.trading.order.filled", OrderFilledSchema);
 let consumedTraceparents: string[] = [];
 
 const exporter = new InMemorySpanExporter();
+const logged: Array<Record<string, unknown>> = [];
+const sink: LogSink = { write: (line) => void logged.push(JSON.parse(line)), flush: () => {} };
 let bUrl = "";
 
 // Service B answers; service A calls B for every request, passing its trace context on.
@@ -41,9 +44,10 @@ const serviceA = implement(Universe, {
       const context = yield* Effect.service(RequestContext);
       const b = createMeridianClient(Universe, { transport: createNodeTransport({ baseUrl: bUrl, protocol: "grpc" }) });
       const answer = yield* Effect.tryPromise({
-        try: () => b.getSecurity(request, { headers: context.traceHeaders() }),
+        try: () => b.getSecurity(request, { headers: { ...context.traceHeaders(), "x-request-id": context.correlationId } }),
         catch: (cause) => typedErrorOf(Universe, cause),
       });
+      yield* Effect.logInfo("calling B done");
       const bus = yield* Effect.service(EventBus);
       const trace = context.traceHeaders();
       yield* Effect.orDie(
@@ -76,16 +80,19 @@ const runtimeA = ManagedRuntime.make(
     Layer.provideMerge(consumer),
     Layer.provideMerge(bus),
     Layer.provideMerge(layerTracingTo(exporter, { serviceName: "test", batch: false })),
+    Layer.provideMerge(layerLogger),
   ),
 );
 let aUrl = "";
 
 beforeAll(async () => {
+  configureLogging({ sink, level: "info" });
   bUrl = (await runtimeB.runPromise(Effect.service(Server))).grpc.url;
   aUrl = (await runtimeA.runPromise(Effect.service(Server))).http.url;
 });
 
 afterAll(async () => {
+  configureLogging({ level: "warn" });
   await runtimeA.dispose();
   await runtimeB.dispose();
   expect(tracingEnabled()).toBe(false);
@@ -97,7 +104,7 @@ test("one trace spans the caller, service A, service B and the event A publishes
   const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
   const callerSpan = "00f067aa0ba902b7";
   const client = createMeridianClient(Universe, { baseUrl: aUrl });
-  await client.getSecurity({ symbol: "AAPL" }, { headers: { traceparent: `00-${traceId}-${callerSpan}-01` } });
+  await client.getSecurity({ symbol: "AAPL" }, { headers: { traceparent: `00-${traceId}-${callerSpan}-01`, "x-request-id": "trace-1" } });
   for (let i = 0; i < 100 && consumedTraceparents.length === 0; i++) await Bun.sleep(20);
   await Bun.sleep(50);
   const spans = exporter.getFinishedSpans();
@@ -114,6 +121,12 @@ test("one trace spans the caller, service A, service B and the event A publishes
   const consumed = spans.find((s) => s.parentSpanContext?.spanId === publish?.spanContext().spanId);
   expect(consumed).toBeDefined();
   expect(consumedTraceparents[0]).toContain(traceId);
+  // Logs: A's and B's access lines and A's own line share the correlation id and the trace id.
+  const lines = logged.filter((l) => l.correlation_id === "trace-1");
+  expect(lines.filter((l) => l.message === "rpc").length).toBe(2);
+  const own = lines.find((l) => l.message === "calling B done");
+  expect(own).toMatchObject({ trace_id: traceId, span_id: a?.spanContext().spanId });
+  expect(lines.every((l) => l.trace_id === traceId)).toBe(true);
 });
 
 test("a failed call records its code on the span", async () => {
