@@ -1,6 +1,6 @@
 /**
- * The whole test suite, as CI and the README run it: buf lint, codegen in
- * sync with proto/, the typecheck, then `bun test`. Each check counts as one
+ * The whole test suite, as CI and the README run it: buf lint, buf breaking
+ * against main, codegen in sync with proto/, the typecheck, then `bun test`. Each check counts as one
  * test; the last line printed is "N passed, N failed".
  */
 import { $ } from "bun";
@@ -23,6 +23,12 @@ async function check(name: string, run: () => Promise<boolean>): Promise<void> {
 }
 
 await check("buf lint", async () => (await $`buf lint`.nothrow()).exitCode === 0);
+
+await check("no breaking change to proto/ against main (buf breaking)", async () => {
+  // A clone without a main branch (e.g. a detached CI checkout) has nothing to compare with.
+  if ((await $`git rev-parse --verify --quiet main`.nothrow().quiet()).exitCode !== 0) return true;
+  return (await $`buf breaking --against .git#branch=main`.nothrow()).exitCode === 0;
+});
 
 await check("generated code is in sync with proto/", async () => {
   if ((await $`buf generate`.nothrow()).exitCode !== 0) return false;
