@@ -7,17 +7,13 @@
 import { Effect, Layer } from "effect";
 import { databaseConfig, readConfig, runMain, serve, Server, serverConfig } from "@meridian/kit";
 import { deferredLocalServices, LocalServices } from "@meridian/kit/client";
-import { layerSqlHealth } from "@meridian/kit/postgres";
 import * as universe from "@meridian/universe";
 
 /** Every service of the platform: its bound handlers and the Layers they need. */
 const services = {
   universe: (database: { databaseUrl: string | undefined; dataDir: string }) => ({
     binding: universe.universeService,
-    layer: universe.layerStore.pipe(
-      Layer.provideMerge(layerSqlHealth),
-      Layer.provideMerge(universe.layerUniverseDatabase(database)),
-    ),
+    layer: universe.layerUniverse(database),
   }),
 } as const;
 

@@ -5,17 +5,12 @@
  */
 import { Effect, Layer } from "effect";
 import { databaseConfig, readConfig, runMain, serve, serverConfig } from "@meridian/kit";
-import { layerSqlHealth } from "@meridian/kit/postgres";
-import { layerStore, layerUniverseDatabase, name, universeService } from "./service.js";
+import { layerUniverse, name, universeService } from "./service.js";
 
 // Both schemas are read before anything starts, so a bad variable fails at once, named.
 const layer = Layer.unwrap(
   Effect.map(Effect.all([readConfig(serverConfig), readConfig(databaseConfig)]), ([server, database]) =>
-    serve({ name, services: [universeService], config: server }).pipe(
-      Layer.provide(layerStore),
-      Layer.provide(layerSqlHealth),
-      Layer.provide(layerUniverseDatabase(database)),
-    ),
+    serve({ name, services: [universeService], config: server }).pipe(Layer.provide(layerUniverse(database))),
   ),
 );
 

@@ -4,10 +4,11 @@
  * start), its store, and its handlers.
  */
 import { fileURLToPath } from "node:url";
-import { Effect, Layer } from "effect";
-import { layerDatabase, migrate, type PostgresError, type Sql } from "@meridian/kit/postgres";
+import { Layer } from "effect";
+import type { Health } from "@meridian/kit";
+import { layerMigratedDatabase, layerSqlHealth, type PostgresError, type Sql } from "@meridian/kit/postgres";
 import { universeHandlers } from "./handlers.js";
-import { layerSecurityStore } from "./store.js";
+import { layerSecurityStore, type SecurityStore } from "./store.js";
 
 /** This service's name: its schema, its log name, its data folder. */
 export const name = "universe";
@@ -15,19 +16,13 @@ export const name = "universe";
 /** The folder of this service's SQL migrations. */
 export const migrationsDir = fileURLToPath(new URL("../migrations", import.meta.url));
 
-/** Applies the migrations once the pool is up; part of start-up. */
-export const layerMigrations: Layer.Layer<never, PostgresError, Sql> = Layer.effectDiscard(
-  Effect.asVoid(migrate(migrationsDir)),
-);
-
 /** The service's database: PostgreSQL at `databaseUrl`, or embedded PGlite under `dataDir`, migrated. */
 export function layerUniverseDatabase(options: {
   readonly databaseUrl: string | undefined;
   readonly dataDir: string;
   readonly schema?: string;
 }): Layer.Layer<Sql, PostgresError> {
-  const database = layerDatabase({ ...options, schema: options.schema ?? name });
-  return Layer.provideMerge(layerMigrations, database);
+  return layerMigratedDatabase({ ...options, schema: options.schema ?? name, migrationsDir });
 }
 
 /** The bound service, given a migrated database. */
@@ -35,3 +30,11 @@ export const universeService = universeHandlers;
 
 /** The store, given a database; handlers read it. */
 export const layerStore = layerSecurityStore;
+
+/** Everything the service runs on, for main.ts and the launcher: store, readiness check, migrated database. */
+export function layerUniverse(database: {
+  readonly databaseUrl: string | undefined;
+  readonly dataDir: string;
+}): Layer.Layer<SecurityStore | Sql, PostgresError, Health> {
+  return layerStore.pipe(Layer.provideMerge(layerSqlHealth), Layer.provideMerge(layerUniverseDatabase(database)));
+}

@@ -4,7 +4,8 @@
 import { join } from "node:path";
 import { Effect, Layer } from "effect";
 import { layerEmbeddedPostgres, EmbeddedPostgres } from "./embedded.js";
-import type { PostgresUnavailable } from "./errors.js";
+import type { MigrationError, PostgresUnavailable } from "./errors.js";
+import { migrate } from "./migrations.js";
 import { layerSqlMetrics } from "./metrics.js";
 import { layerSql, Sql } from "./sql.js";
 
@@ -37,6 +38,15 @@ export const layerDatabase = (options: DatabaseOptions): Layer.Layer<Sql, Postgr
     ).pipe(Layer.provide(layerEmbeddedPostgres(dataDir))),
   );
 };
+
+/**
+ * A service's database as every service needs it: the pool in its own schema (see
+ * {@link layerDatabase}), migrated before anything uses it.
+ */
+export const layerMigratedDatabase = (
+  options: DatabaseOptions & { readonly migrationsDir: string },
+): Layer.Layer<Sql, PostgresUnavailable | MigrationError> =>
+  Layer.provideMerge(Layer.effectDiscard(Effect.asVoid(migrate(options.migrationsDir))), layerDatabase(options));
 
 /** The pool, with its metrics published while it lives. */
 function withMetrics<E>(pool: Layer.Layer<Sql, E>): Layer.Layer<Sql, E> {

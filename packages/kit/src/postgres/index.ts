@@ -1,7 +1,7 @@
 /**
  * PostgreSQL for services: the schema-scoped pool, the migration runner, the embedded default.
  */
-export { layerDatabase, type DatabaseOptions } from "./database.js";
+export { layerDatabase, layerMigratedDatabase, type DatabaseOptions } from "./database.js";
 export { EmbeddedPostgres, layerEmbeddedPostgres } from "./embedded.js";
 export { MigrationError, PostgresUnavailable, type PostgresError } from "./errors.js";
 export { migrate } from "./migrations.js";
