@@ -10,7 +10,7 @@ import { ConnectError } from "@connectrpc/connect";
 import { createMeridianClient, createNodeTransport } from "@meridian/sdk/node";
 import { Universe } from "@meridian/sdk/universe";
 import { runServiceToExit, type LogLine, type RunningService } from "@meridian/kit/testing";
-import { databases, postgresDatabase, type TestDatabase } from "./databases.js";
+import { databases, postgresDatabase, type TestDatabase } from "@meridian/kit/testing";
 import { repoRoot, startUniverse, universeEntry } from "./universe-process.js";
 
 const getSecurity = "meridian.universe.v1.UniverseService/GetSecurity";

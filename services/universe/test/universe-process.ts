@@ -6,7 +6,7 @@
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startService, type RunningService } from "@meridian/kit/testing";
-import { databases, type TestDatabase } from "./databases.js";
+import { databases, type TestDatabase } from "@meridian/kit/testing";
 
 /** The service's entry point. */
 export const universeEntry = fileURLToPath(new URL("../src/main.ts", import.meta.url));

@@ -10,3 +10,4 @@ export {
   type RunningService,
   type StartServiceOptions,
 } from "./service-process.js";
+export { adminUrl, databases, embeddedDatabase, postgresDatabase, type TestDatabase } from "./databases.js";

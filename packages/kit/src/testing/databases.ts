@@ -1,5 +1,5 @@
 /**
- * The two databases the universe service runs on, each fresh for one test
+ * The two databases a service runs on, each fresh for one test
  * process: embedded PGlite in a temporary MERIDIAN_DATA_DIR, and a database of
  * its own on the real PostgreSQL (so the service keeps its default schema and
  * nothing is shared with other tests or runs).
@@ -33,7 +33,7 @@ export async function embeddedDatabase(): Promise<TestDatabase> {
 
 /** A new, empty database on the real PostgreSQL at {@link adminUrl}; dropped (connections and all) by `drop`. */
 export async function postgresDatabase(): Promise<TestDatabase> {
-  const database = `e2e_universe_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  const database = `e2e_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
   await withAdmin((sql) => sql`create database ${sql(database)}`);
   const url = new URL(adminUrl);
   url.pathname = `/${database}`;
