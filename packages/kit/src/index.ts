@@ -15,3 +15,4 @@ export { inProcess, inProcessTransport } from "./server/in-process.js";
 export * from "./telemetry/metrics.js";
 export { layerProcessMetrics } from "./telemetry/process.js";
 export { layerTracing, layerTracingTo, startSpan, tracingEnabled, traceHeadersOf } from "./telemetry/tracing.js";
+export { layerBacking, type BackingOptions } from "./backing.js";
