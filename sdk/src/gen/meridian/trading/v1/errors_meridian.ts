@@ -3,7 +3,7 @@
 /* eslint-disable */
 
 import { typedError } from "../../../../errors.js";
-import { IdempotencyKeyReusedSchema, InsufficientFundsSchema, InsufficientPositionSchema, OrderNotCancellableSchema, SymbolNotTradableSchema, UnknownAccountSchema, UnknownOrderSchema, UnknownSymbolSchema } from "./errors_pb.js";
+import { CurrencyMismatchSchema, IdempotencyKeyReusedSchema, InsufficientFundsSchema, InsufficientPositionSchema, NoQuoteSchema, OrderNotCancellableSchema, SymbolNotTradableSchema, UnknownAccountSchema, UnknownOrderSchema, UnknownSymbolSchema } from "./errors_pb.js";
 
 /**
  * UnknownOrder: no order has this id.
@@ -60,4 +60,18 @@ export class OrderNotCancellable extends typedError("OrderNotCancellable", Order
  * @generated from message meridian.trading.v1.IdempotencyKeyReused
  */
 export class IdempotencyKeyReused extends typedError("IdempotencyKeyReused", IdempotencyKeyReusedSchema) {}
+
+/**
+ * CurrencyMismatch: the security trades in another currency than the account holds.
+ *
+ * @generated from message meridian.trading.v1.CurrencyMismatch
+ */
+export class CurrencyMismatch extends typedError("CurrencyMismatch", CurrencyMismatchSchema) {}
+
+/**
+ * NoQuote: the market has no price for the symbol yet, so a market order cannot be priced.
+ *
+ * @generated from message meridian.trading.v1.NoQuote
+ */
+export class NoQuote extends typedError("NoQuote", NoQuoteSchema) {}
 

@@ -11,7 +11,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file meridian/trading/v1/errors.proto.
  */
 export const file_meridian_trading_v1_errors: GenFile = /*@__PURE__*/
-  fileDesc("CiBtZXJpZGlhbi90cmFkaW5nL3YxL2Vycm9ycy5wcm90bxITbWVyaWRpYW4udHJhZGluZy52MSIxCgxVbmtub3duT3JkZXISEAoIb3JkZXJfaWQYASABKAk6D8LzGAsKCW5vdF9mb3VuZCI1Cg5Vbmtub3duQWNjb3VudBISCgphY2NvdW50X2lkGAEgASgJOg/C8xgLCglub3RfZm91bmQiMAoNVW5rbm93blN5bWJvbBIOCgZzeW1ib2wYASABKAk6D8LzGAsKCW5vdF9mb3VuZCI+ChFTeW1ib2xOb3RUcmFkYWJsZRIOCgZzeW1ib2wYASABKAk6GcLzGBUKE2ZhaWxlZF9wcmVjb25kaXRpb24icwoRSW5zdWZmaWNpZW50RnVuZHMSEgoKYWNjb3VudF9pZBgBIAEoCRIWCg5yZXF1aXJlZF9taW5vchgCIAEoAxIXCg9hdmFpbGFibGVfbWlub3IYAyABKAM6GcLzGBUKE2ZhaWxlZF9wcmVjb25kaXRpb24iewoUSW5zdWZmaWNpZW50UG9zaXRpb24SEgoKYWNjb3VudF9pZBgBIAEoCRIOCgZzeW1ib2wYAiABKAkSEQoJcmVxdWVzdGVkGAMgASgDEhEKCWF2YWlsYWJsZRgEIAEoAzoZwvMYFQoTZmFpbGVkX3ByZWNvbmRpdGlvbiJSChNPcmRlck5vdENhbmNlbGxhYmxlEhAKCG9yZGVyX2lkGAEgASgJEg4KBnN0YXR1cxgCIAEoCToZwvMYFQoTZmFpbGVkX3ByZWNvbmRpdGlvbiJXChRJZGVtcG90ZW5jeUtleVJldXNlZBIXCg9pZGVtcG90ZW5jeV9rZXkYASABKAkSEAoIb3JkZXJfaWQYAiABKAk6FMLzGBAKDmFscmVhZHlfZXhpc3RzYgZwcm90bzM", [file_meridian_common_v1_options]);
+  fileDesc("CiBtZXJpZGlhbi90cmFkaW5nL3YxL2Vycm9ycy5wcm90bxITbWVyaWRpYW4udHJhZGluZy52MSIxCgxVbmtub3duT3JkZXISEAoIb3JkZXJfaWQYASABKAk6D8LzGAsKCW5vdF9mb3VuZCI1Cg5Vbmtub3duQWNjb3VudBISCgphY2NvdW50X2lkGAEgASgJOg/C8xgLCglub3RfZm91bmQiMAoNVW5rbm93blN5bWJvbBIOCgZzeW1ib2wYASABKAk6D8LzGAsKCW5vdF9mb3VuZCI+ChFTeW1ib2xOb3RUcmFkYWJsZRIOCgZzeW1ib2wYASABKAk6GcLzGBUKE2ZhaWxlZF9wcmVjb25kaXRpb24icwoRSW5zdWZmaWNpZW50RnVuZHMSEgoKYWNjb3VudF9pZBgBIAEoCRIWCg5yZXF1aXJlZF9taW5vchgCIAEoAxIXCg9hdmFpbGFibGVfbWlub3IYAyABKAM6GcLzGBUKE2ZhaWxlZF9wcmVjb25kaXRpb24iewoUSW5zdWZmaWNpZW50UG9zaXRpb24SEgoKYWNjb3VudF9pZBgBIAEoCRIOCgZzeW1ib2wYAiABKAkSEQoJcmVxdWVzdGVkGAMgASgDEhEKCWF2YWlsYWJsZRgEIAEoAzoZwvMYFQoTZmFpbGVkX3ByZWNvbmRpdGlvbiJSChNPcmRlck5vdENhbmNlbGxhYmxlEhAKCG9yZGVyX2lkGAEgASgJEg4KBnN0YXR1cxgCIAEoCToZwvMYFQoTZmFpbGVkX3ByZWNvbmRpdGlvbiJXChRJZGVtcG90ZW5jeUtleVJldXNlZBIXCg9pZGVtcG90ZW5jeV9rZXkYASABKAkSEAoIb3JkZXJfaWQYAiABKAk6FMLzGBAKDmFscmVhZHlfZXhpc3RzIoQBChBDdXJyZW5jeU1pc21hdGNoEhIKCmFjY291bnRfaWQYASABKAkSGAoQYWNjb3VudF9jdXJyZW5jeRgCIAEoCRIOCgZzeW1ib2wYAyABKAkSFwoPc3ltYm9sX2N1cnJlbmN5GAQgASgJOhnC8xgVChNmYWlsZWRfcHJlY29uZGl0aW9uIjQKB05vUXVvdGUSDgoGc3ltYm9sGAEgASgJOhnC8xgVChNmYWlsZWRfcHJlY29uZGl0aW9uYgZwcm90bzM", [file_meridian_common_v1_options]);
 
 /**
  * UnknownOrder: no order has this id.
@@ -205,4 +205,61 @@ export type IdempotencyKeyReused = Message<"meridian.trading.v1.IdempotencyKeyRe
  */
 export const IdempotencyKeyReusedSchema: GenMessage<IdempotencyKeyReused> = /*@__PURE__*/
   messageDesc(file_meridian_trading_v1_errors, 7);
+
+/**
+ * CurrencyMismatch: the security trades in another currency than the account holds.
+ *
+ * @generated from message meridian.trading.v1.CurrencyMismatch
+ */
+export type CurrencyMismatch = Message<"meridian.trading.v1.CurrencyMismatch"> & {
+  /**
+   * @generated from field: string account_id = 1;
+   */
+  accountId: string;
+
+  /**
+   * The account's ISO 4217 code.
+   *
+   * @generated from field: string account_currency = 2;
+   */
+  accountCurrency: string;
+
+  /**
+   * @generated from field: string symbol = 3;
+   */
+  symbol: string;
+
+  /**
+   * The security's ISO 4217 code.
+   *
+   * @generated from field: string symbol_currency = 4;
+   */
+  symbolCurrency: string;
+};
+
+/**
+ * Describes the message meridian.trading.v1.CurrencyMismatch.
+ * Use `create(CurrencyMismatchSchema)` to create a new message.
+ */
+export const CurrencyMismatchSchema: GenMessage<CurrencyMismatch> = /*@__PURE__*/
+  messageDesc(file_meridian_trading_v1_errors, 8);
+
+/**
+ * NoQuote: the market has no price for the symbol yet, so a market order cannot be priced.
+ *
+ * @generated from message meridian.trading.v1.NoQuote
+ */
+export type NoQuote = Message<"meridian.trading.v1.NoQuote"> & {
+  /**
+   * @generated from field: string symbol = 1;
+   */
+  symbol: string;
+};
+
+/**
+ * Describes the message meridian.trading.v1.NoQuote.
+ * Use `create(NoQuoteSchema)` to create a new message.
+ */
+export const NoQuoteSchema: GenMessage<NoQuote> = /*@__PURE__*/
+  messageDesc(file_meridian_trading_v1_errors, 9);
 

@@ -2,12 +2,12 @@
 // @generated from file meridian/trading/v1/trading.proto (package meridian.trading.v1, syntax proto3)
 /* eslint-disable */
 
-import { IdempotencyKeyReused, InsufficientFunds, InsufficientPosition, OrderNotCancellable, SymbolNotTradable, UnknownAccount, UnknownOrder, UnknownSymbol } from "./errors_meridian.js";
+import { CurrencyMismatch, IdempotencyKeyReused, InsufficientFunds, InsufficientPosition, NoQuote, OrderNotCancellable, SymbolNotTradable, UnknownAccount, UnknownOrder, UnknownSymbol } from "./errors_meridian.js";
 import { meridianService } from "../../../../service.js";
 import { TradingService } from "./trading_pb.js";
 
 /** The domain errors the methods of meridian.trading.v1.TradingService may fail with. */
-export const TradingServiceErrors = [UnknownOrder, UnknownAccount, UnknownSymbol, SymbolNotTradable, InsufficientFunds, InsufficientPosition, OrderNotCancellable, IdempotencyKeyReused] as const;
+export const TradingServiceErrors = [UnknownOrder, UnknownAccount, UnknownSymbol, SymbolNotTradable, InsufficientFunds, InsufficientPosition, OrderNotCancellable, IdempotencyKeyReused, CurrencyMismatch, NoQuote] as const;
 
 /** Any one of TradingServiceErrors. */
 export type TradingServiceError = InstanceType<(typeof TradingServiceErrors)[number]>;
