@@ -61,6 +61,11 @@ export class MarkerLost extends Data.TaggedError("MarkerLost")<{ readonly key: s
 export interface StreamReader {
   /** New entries for `consumer` (delivery 1), waiting up to `blockMs` for some. Recreates a vanished group. */
   readonly readNew: (stream: string, group: string, consumer: string, count: number, blockMs: number) => Promise<ReadonlyArray<Delivery>>;
+  /**
+   * Entries with ids after `afterId` (no group, nothing recorded), waiting up to `blockMs` for
+   * some (XREAD): for live views that follow a stream.
+   */
+  readonly readAfter: (stream: string, afterId: string, count: number, blockMs: number) => Promise<ReadonlyArray<Delivery>>;
   readonly close: () => void;
 }
 
@@ -120,6 +125,8 @@ export interface StreamBackend {
   /** How far the stream is consumed, or `lost` when `marker` is gone. */
   readonly consumption: (stream: string, marker: Marker) => Promise<Consumption>;
   readonly setMarker: (marker: Marker) => Promise<void>;
+  /** The id of the stream's newest entry ever appended, or "0-0" for a stream that never had one. */
+  readonly lastId: (stream: string) => Promise<string>;
 }
 
 /** Splits "1795601297784-3" into its two numbers. */

@@ -6,7 +6,7 @@
  * `claimIdleMs`. At shutdown a consumer finishes the event it is handling, then stops.
  */
 import { hostname } from "node:os";
-import { fromBinary, type Message } from "@bufbuild/protobuf";
+import type { Message } from "@bufbuild/protobuf";
 import { Cause, Effect, Exit, Layer, type Scope } from "effect";
 import { SpanStatusCode } from "@opentelemetry/api";
 import { writeLogLine } from "../log.js";
@@ -14,7 +14,7 @@ import { startSpan } from "../telemetry/tracing.js";
 import { outageLog } from "../redis/outage-log.js";
 import type { Delivery, StreamReader } from "./backend.js";
 import { EventBus, type EventBusShape } from "./bus.js";
-import { decodeEnvelope, envelopeTime, type ReceivedEvent } from "./envelope.js";
+import { receiveEvent, type ReceivedEvent } from "./envelope.js";
 import * as m from "./metrics.js";
 import { deadLetterTopic, type EventType } from "./topic.js";
 
@@ -373,33 +373,7 @@ class Consumer<A extends Message, E, R> {
   }
 
   private decode(delivery: Delivery): Decoded<A> {
-    if (delivery.envelope === undefined) return { ok: false, reason: "the stream entry holds no envelope" };
-    const { schema, topic } = this.options.event;
-    try {
-      const envelope = decodeEnvelope(delivery.envelope);
-      if (envelope.type !== schema.typeName) {
-        return { ok: false, reason: `payload type ${envelope.type} on topic ${topic}, expected ${schema.typeName}` };
-      }
-      return {
-        ok: true,
-        event: {
-          id: envelope.id,
-          type: envelope.type,
-          source: envelope.source,
-          time: envelopeTime(envelope),
-          traceparent: envelope.traceparent,
-          tracestate: envelope.tracestate,
-          correlationId: envelope.correlationId,
-          payload: fromBinary(schema, envelope.payload),
-          topic,
-          group: this.options.group,
-          deliveries: delivery.deliveries,
-          streamId: delivery.streamId,
-        },
-      };
-    } catch (e) {
-      return { ok: false, reason: `undecodable event: ${describe(e)}` };
-    }
+    return receiveEvent(this.options.event, delivery, this.options.group);
   }
 }
 

@@ -65,6 +65,43 @@ export function decodeEnvelope(bytes: Uint8Array): Envelope {
   return fromBinary(EnvelopeSchema, bytes);
 }
 
+/**
+ * The event an entry of `event`'s stream holds, or why it holds none (no envelope, another
+ * payload type, undecodable bytes).
+ */
+export function receiveEvent<A extends Message>(
+  event: EventType<A>,
+  entry: { readonly envelope: Uint8Array | undefined; readonly streamId: string; readonly deliveries: number },
+  group: string,
+): { readonly ok: true; readonly event: ReceivedEvent<A> } | { readonly ok: false; readonly reason: string } {
+  if (entry.envelope === undefined) return { ok: false, reason: "the stream entry holds no envelope" };
+  try {
+    const envelope = decodeEnvelope(entry.envelope);
+    if (envelope.type !== event.schema.typeName) {
+      return { ok: false, reason: `payload type ${envelope.type} on topic ${event.topic}, expected ${event.schema.typeName}` };
+    }
+    return {
+      ok: true,
+      event: {
+        id: envelope.id,
+        type: envelope.type,
+        source: envelope.source,
+        time: envelopeTime(envelope),
+        traceparent: envelope.traceparent,
+        tracestate: envelope.tracestate,
+        correlationId: envelope.correlationId,
+        payload: fromBinary(event.schema, envelope.payload),
+        topic: event.topic,
+        group,
+        deliveries: entry.deliveries,
+        streamId: entry.streamId,
+      },
+    };
+  } catch (e) {
+    return { ok: false, reason: `undecodable event: ${e instanceof Error ? e.message : String(e)}` };
+  }
+}
+
 /** The event time of an envelope, or the epoch when it has none. */
 export function envelopeTime(envelope: Envelope): Date {
   return envelope.time === undefined ? new Date(0) : timestampDate(envelope.time);

@@ -15,6 +15,7 @@ export {
   type EventBusOptions,
   type EventBusShape,
 } from "./bus.js";
+export { tail, tailGroup, type TailOptions } from "./tail.js";
 export { consume, layerConsumer, type ConsumerOptions, type EventHandler } from "./consumer.js";
 export { idempotent, idempotentBatch } from "./idempotent.js";
 export { layerOutbox, makeOutbox, Outbox, type OutboxShape } from "./outbox.js";

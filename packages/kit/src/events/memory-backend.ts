@@ -181,6 +181,30 @@ export function memoryBackend(): StreamBackend {
           });
           return closed ? [] : take();
         },
+        readAfter: async (name, afterId, count, blockMs) => {
+          const [ms, seq] = parseStreamId(afterId);
+          const take = (): Delivery[] => {
+            const stream = streamNamed(name);
+            return stream.entries
+              .slice(firstIndexAfter(stream.entries, ms, seq), firstIndexAfter(stream.entries, ms, seq) + count)
+              .map((entry) => ({ streamId: entry.id, envelope: entry.envelope, deliveries: 1 }));
+          };
+          const first = take();
+          if (first.length > 0 || blockMs <= 0 || closed) return first;
+          await new Promise<void>((resolve) => {
+            const stream = streamNamed(name);
+            const wake = () => {
+              clearTimeout(timer);
+              stream.waiters.delete(wake);
+              wakeOnClose.delete(wake);
+              resolve();
+            };
+            const timer = setTimeout(wake, blockMs);
+            stream.waiters.add(wake);
+            wakeOnClose.add(wake);
+          });
+          return closed ? [] : take();
+        },
         close: () => {
           closed = true;
           for (const wake of [...wakeOnClose]) wake();
@@ -280,6 +304,11 @@ export function memoryBackend(): StreamBackend {
 
     setMarker: async (marker) => {
       markers.set(marker.key, marker.token);
+    },
+
+    lastId: async (name) => {
+      const stream = streamNamed(name);
+      return `${stream.lastMs}-${stream.lastSeq}`;
     },
   };
 }

@@ -218,6 +218,16 @@ export function redisBackend(redis: RedisConnection): StreamBackend {
     setMarker: async (marker) => {
       await client.sendCommand(["SET", marker.key, marker.token]);
     },
+
+    lastId: async (stream) => {
+      // XINFO fails on a missing key; XREVRANGE of the newest entry would miss trimmed history, so ask for last-generated-id.
+      const exists = await client.sendCommand<number>(["EXISTS", stream]);
+      if (exists === 0) return "0-0";
+      const info = await client.sendCommand<Array<unknown> | Record<string, unknown>>(["XINFO", "STREAM", stream]);
+      if (!Array.isArray(info)) return String(info["last-generated-id"] ?? "0-0");
+      const at = info.findIndex((field) => String(field) === "last-generated-id");
+      return at < 0 ? "0-0" : String(info[at + 1]);
+    },
   };
 }
 
@@ -239,6 +249,18 @@ function readerOn(dedicated: RedisClient, close: () => void): StreamReader {
         await ensureGroup(dedicated, stream, group);
         return [];
       }
+      if (reply === null) return [];
+      const entries = Object.values(reply)[0] ?? [];
+      return entries
+        .filter((e): e is [Buffer, Buffer[] | null] => e !== null)
+        .map(([id, fields]) => ({ streamId: id.toString(), envelope: envelopeOf(fields), deliveries: 1 }));
+    },
+    readAfter: async (stream, afterId, count, blockMs) => {
+      if (!dedicated.isReady) await ready(dedicated, blockMs);
+      const reply = await dedicated.sendCommand<Record<string, RawEntry[]> | null>(
+        ["XREAD", "COUNT", String(count), "BLOCK", String(Math.max(1, Math.round(blockMs))), "STREAMS", stream, afterId],
+        asBuffers,
+      );
       if (reply === null) return [];
       const entries = Object.values(reply)[0] ?? [];
       return entries

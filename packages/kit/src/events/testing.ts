@@ -41,10 +41,19 @@ export function faultyBackend(current: () => StreamBackend, faults: Faults): Str
           }
           return reader.readNew(...args);
         },
+        readAfter: async (...args) => {
+          if (store !== current()) {
+            reader.close();
+            store = current();
+            reader = await store.openReader();
+          }
+          return reader.readAfter(...args);
+        },
         close: () => reader.close(),
       };
     },
     claimStale: (...args) => current().claimStale(...args),
+    lastId: (...args) => current().lastId(...args),
     claim: (...args) => current().claim(...args),
     release: (...args) => current().release(...args),
     touch: (...args) => current().touch(...args),
