@@ -10,6 +10,8 @@ export { RequestContext, type Protocol, type RequestInfo } from "./server/call.j
 export { implement, type EffectHandler, type EffectHandlers, type HandlerError, type ServiceBinding } from "./server/implement.js";
 export { ListenFailed, type Listener } from "./server/http-listener.js";
 export { serve, Server, type ServeOptions, type ServerAddresses } from "./server/serve.js";
+export type { HttpRoute } from "./server/fetch-handler.js";
+export { corsConfig, corsOriginsConfig, withCors, type CorsOptions } from "./server/cors.js";
 export * from "./paging.js";
 export { inProcess, inProcessTransport } from "./server/in-process.js";
 export * from "./telemetry/metrics.js";

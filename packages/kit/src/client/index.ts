@@ -7,3 +7,4 @@ export { deferredLocalServices, layerLocalServices, LocalServices, type Deferred
 export { layerClient, makeClient, ServiceClient, type ClientOptions } from "./locator.js";
 export { newTraceparent, outgoing, type Outgoing } from "./propagation.js";
 export { publishState, telemetryHooks } from "./telemetry.js";
+export { clientState } from "./state.js";

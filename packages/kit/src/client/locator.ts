@@ -29,6 +29,7 @@ import { downstreamConfig, envPrefix, type DownstreamConfig } from "./config.js"
 import { LocalServices, type LocalRegistry } from "./local.js";
 import { outgoing, type TraceHeaders } from "./propagation.js";
 import { withClientSpan } from "./spans.js";
+import { rememberTransport } from "./state.js";
 import { publishState, telemetryHooks } from "./telemetry.js";
 
 /** The context key of the client of a service: one per service, named after its proto service, so any module can ask for it. */
@@ -93,7 +94,9 @@ export function makeClient<M extends MeridianService>(
       protocol: mode === "local" ? "in-process" : config.protocol,
       endpoints: endpoints.map((e) => e.url),
     });
-    return propagating(createEffectClient(service, { transport }), service, transport);
+    const client = propagating(createEffectClient(service, { transport }), service, transport);
+    rememberTransport(client, transport);
+    return client;
   });
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { Effect, Exit } from "effect";
 import { readConfig } from "../config.js";
-import { corsConfig, withCors } from "./cors.js";
+import { corsConfig, corsOriginsConfig, withCors } from "./cors.js";
 
 const app = "http://app.example:3000";
 const handler = async () => new Response("ok", { headers: { "x-request-id": "r-1" } });
@@ -58,5 +58,12 @@ describe("CORS", () => {
     const bad = await read("https://b.example/path");
     expect(Exit.isFailure(bad) && String(bad.cause)).toContain("CORS_ALLOWED_ORIGINS");
     expect(await Effect.runPromise(readConfig(corsConfig, {}))).toEqual({ allowedOrigins: [] });
+  });
+
+  test("another variable can carry the allow-list, validated the same way and named when bad", async () => {
+    const config = corsOriginsConfig("GATEWAY_CORS_ORIGINS");
+    expect(await Effect.runPromise(readConfig(config, { GATEWAY_CORS_ORIGINS: app }))).toEqual({ allowedOrigins: [app] });
+    const bad = await Effect.runPromiseExit(readConfig(config, { GATEWAY_CORS_ORIGINS: "nope" }));
+    expect(Exit.isFailure(bad) && String(bad.cause)).toContain("GATEWAY_CORS_ORIGINS");
   });
 });

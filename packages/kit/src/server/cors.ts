@@ -33,14 +33,19 @@ export const corsExposedHeaders: ReadonlyArray<string> = [
   "retry-after",
 ];
 
+/** An allow-list read from the variable `name`: comma-separated origins (scheme://host[:port]) or "*"; unset: none. */
+export function corsOriginsConfig(name: string): Config.Config<CorsOptions> {
+  return Config.schema(
+    Schema.String.pipe(Schema.check(Schema.makeFilter((value: string) => originListProblem(value) ?? true))),
+    name,
+  ).pipe(
+    Config.withDefault(""),
+    Config.map((value) => ({ allowedOrigins: splitList(value) })),
+  );
+}
+
 /** CORS_ALLOWED_ORIGINS: comma-separated origins (scheme://host[:port]) or "*"; unset: none. */
-export const corsConfig: Config.Config<CorsOptions> = Config.schema(
-  Schema.String.pipe(Schema.check(Schema.makeFilter((value: string) => originListProblem(value) ?? true))),
-  "CORS_ALLOWED_ORIGINS",
-).pipe(
-  Config.withDefault(""),
-  Config.map((value) => ({ allowedOrigins: splitList(value) })),
-);
+export const corsConfig: Config.Config<CorsOptions> = corsOriginsConfig("CORS_ALLOWED_ORIGINS");
 
 /** A Fetch handler; `peer` is the client's address, when the listener knows it. */
 type FetchHandler = (request: Request, peer?: PeerOf) => Promise<Response>;

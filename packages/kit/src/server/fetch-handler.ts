@@ -2,7 +2,8 @@
  * The server as a Fetch API handler, `(Request) => Promise<Response>`, so any
  * runtime with a Fetch server (Bun.serve, Deno.serve) can listen with it:
  * RPC paths go to their Connect handlers, `/healthz` and `/readyz` answer
- * JSON, `/metrics` the Prometheus text, and an unknown method gets the protocol's `unimplemented`.
+ * JSON, `/metrics` the Prometheus text, plain HTTP routes (e.g. a status page) their
+ * own handler, and an unknown method gets the protocol's `unimplemented`.
  */
 import { universalServerRequestFromFetch, universalServerResponseToFetch } from "@connectrpc/connect/protocol";
 import type { HealthRegistry } from "../health.js";
@@ -13,17 +14,29 @@ import { serveConnectUnary } from "./connect-unary.js";
 import type { Routes } from "./routes.js";
 import { serveRpc } from "./rpc.js";
 
+/** A plain HTTP route served beside the RPCs (e.g. a status page): no RPC protocol, no access-log line. */
+export interface HttpRoute {
+  /** The path served, e.g. "/" or "/status/". */
+  readonly path: string;
+  /** Also serve every path that starts with `path` (default: only `path` itself). */
+  readonly prefix?: boolean;
+  readonly fetch: (request: Request) => Response | Promise<Response>;
+}
+
 /** What the fetch handler serves besides RPCs. */
 export interface FetchHandlerOptions {
   readonly routes: Routes;
   readonly health: HealthRegistry;
   readonly service: string;
   readonly version: string;
+  /** Served after RPCs, health and metrics, before `unimplemented`; the first match wins. */
+  readonly httpRoutes?: ReadonlyArray<HttpRoute>;
 }
 
 /** Serves every RPC route, health and readiness; never throws. */
 export function createFetchHandler(options: FetchHandlerOptions): (request: Request, peer?: PeerOf) => Promise<Response> {
   const { routes, health, service, version } = options;
+  const httpRoutes = options.httpRoutes ?? [];
   return async (request, peer) => {
     const path = pathOf(request.url);
     const unary = routes.unary.get(path);
@@ -50,8 +63,20 @@ export function createFetchHandler(options: FetchHandlerOptions): (request: Requ
     if (path === "/metrics") {
       return new Response(metrics.render(), { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } });
     }
+    const route = httpRoutes.find((r) => (r.prefix === true ? path.startsWith(r.path) : path === r.path));
+    if (route !== undefined) return serveHttpRoute(route, request);
     return unimplemented(request, path);
   };
+}
+
+/** A route's answer; a route that throws gets a bare 500 and a log line, like any defect. */
+async function serveHttpRoute(route: HttpRoute, request: Request): Promise<Response> {
+  try {
+    return await route.fetch(request);
+  } catch (e) {
+    writeLogLine("error", "http route failed", { path: route.path, error: e instanceof Error ? e.message : String(e) });
+    return new Response("internal error", { status: 500, headers: { "content-type": "text/plain" } });
+  }
 }
 
 /** The path of a URL without parsing all of it (this runs on every request). */

@@ -11,7 +11,7 @@ import { Lifecycle } from "../lifecycle.js";
 import { configureLogging, writeLogLine } from "../log.js";
 import { layerProcessMetrics } from "../telemetry/process.js";
 import { corsConfig, withCors, type CorsOptions } from "./cors.js";
-import { createFetchHandler } from "./fetch-handler.js";
+import { createFetchHandler, type HttpRoute } from "./fetch-handler.js";
 import { grpcHealth, GrpcHealthService } from "./grpc-health.js";
 import { listenGrpc } from "./grpc-listener.js";
 import { listenHttp, type ListenFailed, type Listener } from "./http-listener.js";
@@ -39,6 +39,8 @@ export interface ServeOptions<R> {
   readonly config?: Partial<ServerConfig>;
   /** Browser origins allowed on HTTP_PORT; defaults to CORS_ALLOWED_ORIGINS (unset: none). */
   readonly cors?: CorsOptions;
+  /** Plain HTTP routes on HTTP_PORT beside the RPCs (e.g. a status page); none by default. */
+  readonly httpRoutes?: ReadonlyArray<HttpRoute>;
 }
 
 /**
@@ -77,7 +79,7 @@ export function serve<R>(
         port: config.httpPort,
         graceMs: config.shutdownGraceMs,
         fetch: withCors(
-          createFetchHandler({ routes, health, service: options.name, version }),
+          createFetchHandler({ routes, health, service: options.name, version, httpRoutes: options.httpRoutes ?? [] }),
           options.cors ?? (yield* readConfig(corsConfig)),
         ),
       });
