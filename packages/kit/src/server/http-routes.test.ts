@@ -10,7 +10,7 @@ import { layerLifecycle } from "../lifecycle.js";
 import { serve, Server } from "./serve.js";
 
 const runtime = ManagedRuntime.make(
-  serve({
+  serve<never>({
     name: "routes",
     services: [],
     config: { host: "127.0.0.1", httpPort: 0, grpcPort: 0, shutdownGraceMs: 200, logLevel: "fatal" },
