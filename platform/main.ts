@@ -1,57 +1,58 @@
 /**
  * The whole platform in one process (`bun start`): every service, served on
- * one HTTP port and one gRPC port, each service with its own embedded
- * PostgreSQL (PGlite under .meridian/) unless DATABASE_URL is set.
+ * one HTTP port and one gRPC port, each with its own schema (embedded PGlite
+ * under .meridian/ unless DATABASE_URL is set) and its own cache and event bus
+ * (in-process and shared by all, unless REDIS_URL is set). Services call each
+ * other in-process unless MERIDIAN_<NAME>_URL points elsewhere.
  * `bun start --service <name>` runs one service alone.
  */
 import { Effect, Layer } from "effect";
-import { databaseConfig, readConfig, runMain, serve, Server, serverConfig } from "@meridian/kit";
+import {
+  layerServiceResources,
+  readConfig,
+  readServiceSettings,
+  runMain,
+  serve,
+  Server,
+  serverConfig,
+  type ServiceDefinition,
+} from "@meridian/kit";
 import { deferredLocalServices, LocalServices } from "@meridian/kit/client";
-import * as universe from "@meridian/universe";
+import { universe } from "@meridian/universe";
 
-/** Every service of the platform: its bound handlers and the Layers they need. */
-const services = {
-  universe: (database: { databaseUrl: string | undefined; dataDir: string }) => ({
-    binding: universe.universeService,
-    layer: universe.layerUniverse(database),
-  }),
-} as const;
+/** Every service of the platform, in start order (a service's downstreams before it). */
+const definitions: ReadonlyArray<ServiceDefinition<any>> = [universe];
 
-type ServiceName = keyof typeof services;
-
-function selectedServices(argv: string[]): ServiceName[] {
+function selectedServices(argv: string[]): ReadonlyArray<ServiceDefinition<any>> {
   const at = argv.indexOf("--service");
-  if (at < 0) return Object.keys(services) as ServiceName[];
+  if (at < 0) return definitions;
   const name = argv[at + 1];
-  if (name === undefined || !(name in services)) {
-    console.error(`unknown service ${JSON.stringify(name)}; one of: ${Object.keys(services).join(", ")}`);
+  const found = definitions.find((d) => d.name === name);
+  if (found === undefined) {
+    console.error(`unknown service ${JSON.stringify(name)}; one of: ${definitions.map((d) => d.name).join(", ")}`);
     process.exit(2);
   }
-  return [name as ServiceName];
+  return [found];
 }
 
-const names = selectedServices(process.argv.slice(2));
+const selected = selectedServices(process.argv.slice(2));
+const names = selected.map((d) => d.name);
 
 const platform = Layer.unwrap(
-  Effect.map(Effect.all([readConfig(serverConfig), readConfig(databaseConfig)]), ([serverSettings, database]) => {
-    const parts = names.map((name) => services[name](database));
-    // Services call each other in-process (local mode) unless MERIDIAN_<NAME>_URL points elsewhere:
-    // their clients are built with the resources, and reach the services once these are bound.
+  Effect.map(Effect.all([readConfig(serverConfig), readServiceSettings]), ([serverSettings, settings]) => {
+    // Clients of services without a URL reach them in-process, once they are bound (after all resources start).
     const local = deferredLocalServices();
-    const resources = parts
-      .map((p) => p.layer)
+    const resources = selected
+      .map((definition) => layerServiceResources(definition, settings))
       .reduce((all, layer) => Layer.merge(all, layer))
       .pipe(Layer.provideMerge(Layer.succeed(LocalServices, local.registry)));
+    const bindings = selected.map((d) => d.binding);
     const bindLocal = Layer.effectDiscard(
-      Effect.map(Effect.all(parts.map((p) => p.binding)), (bindings) =>
-        local.bind(bindings, { maxMessageBytes: serverSettings.maxMessageBytes, deadlineCapMs: serverSettings.deadlineCapMs }),
+      Effect.map(Effect.all(bindings), (bound) =>
+        local.bind(bound, { maxMessageBytes: serverSettings.maxMessageBytes, deadlineCapMs: serverSettings.deadlineCapMs }),
       ),
     );
-    const server = serve({
-      name: names.length === 1 ? names[0]! : "meridian",
-      services: parts.map((p) => p.binding),
-      config: serverSettings,
-    });
+    const server = serve({ name: names.length === 1 ? names[0]! : "meridian", services: bindings, config: serverSettings });
     return Layer.effectDiscard(Effect.flatMap(Effect.service(Server), announce)).pipe(
       Layer.provide(Layer.merge(server, bindLocal)),
       Layer.provide(resources),

@@ -18,3 +18,4 @@ export * from "./telemetry/metrics.js";
 export { layerProcessMetrics } from "./telemetry/process.js";
 export { layerTracing, layerTracingTo, startSpan, tracingEnabled, traceHeadersOf } from "./telemetry/tracing.js";
 export { layerBacking, type BackingOptions } from "./backing.js";
+export { defineService, layerServiceResources, readServiceSettings, runService, type ServiceDefinition, type ServiceSettings } from "./service-definition.js";

@@ -5,7 +5,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { Layer } from "effect";
-import type { Health } from "@meridian/kit";
+import { defineService, type Health } from "@meridian/kit";
 import { layerMigratedDatabase, layerSqlHealth, type PostgresError, type Sql } from "@meridian/kit/postgres";
 import { universeHandlers } from "./handlers.js";
 import { layerSecurityStore, type SecurityStore } from "./store.js";
@@ -38,3 +38,10 @@ export function layerUniverse(database: {
 }): Layer.Layer<SecurityStore | Sql, PostgresError, Health> {
   return layerStore.pipe(Layer.provideMerge(layerSqlHealth), Layer.provideMerge(layerUniverseDatabase(database)));
 }
+
+/** The universe service as the kit runs it, alone (main.ts) or with the others (the launcher). */
+export const universe = defineService({
+  name,
+  binding: universeService,
+  resources: ({ database }) => layerUniverse(database),
+});

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { Effect, Fiber, Layer, Stream } from "effect";
+import { Effect, Fiber, Layer, type Scope, Stream } from "effect";
 import { createClient } from "redis";
 import { OrderFilledSchema } from "../../../../sdk/src/gen/meridian/trading/v1/events_pb.js";
 import { layerRedis } from "../redis/connection.js";
@@ -30,7 +30,7 @@ const implementations = [
 
 for (const implementation of implementations) {
   describe(`tail (${implementation.name})`, () => {
-    const run = <A>(body: Effect.Effect<A, unknown, EventBus>) =>
+    const run = <A>(body: Effect.Effect<A, unknown, EventBus | Scope.Scope>) =>
       Effect.runPromise(
         Effect.scoped(body).pipe(
           Effect.provide(implementation.bus({ source: "trading", keyPrefix: `${runPrefix}${testCount++}:` })),

@@ -1,0 +1,65 @@
+/**
+ * A service as the kit runs it: its name, its bound handlers, and the Layer of its resources.
+ * `runService` runs one as its own process; the all-in-one launcher runs several in one process
+ * from the same definitions, so the two modes cannot drift apart.
+ */
+import { Effect, Layer } from "effect";
+import { layerBacking } from "./backing.js";
+import type { Cache } from "./cache/index.js";
+import { databaseConfig, readConfig, serverConfig, type DatabaseConfig } from "./config.js";
+import type { EventBus } from "./events/index.js";
+import type { Health } from "./health.js";
+import { runMain } from "./lifecycle.js";
+import { redisConfig } from "./redis/index.js";
+import type { ServiceBinding } from "./server/implement.js";
+import { serve } from "./server/serve.js";
+
+/** What every service's resources are built from: read once at start from the environment. */
+export interface ServiceSettings {
+  readonly database: DatabaseConfig;
+  /** REDIS_URL, or undefined for the in-process cache and event bus. */
+  readonly redisUrl: string | undefined;
+}
+
+/** One service: its handlers and the resources they run on. */
+export interface ServiceDefinition<R> {
+  /** Its schema, log name, event source and consumer group. */
+  readonly name: string;
+  readonly binding: Effect.Effect<ServiceBinding, never, R>;
+  /** Its resources (database, store, clients, outbox relay, consumers), given a cache and an event bus. */
+  readonly resources: (settings: ServiceSettings) => Layer.Layer<R, unknown, Health | Cache | EventBus>;
+}
+
+/** Declares a service (a typed identity: the definition is checked where it is written). */
+export function defineService<R>(definition: ServiceDefinition<R>): ServiceDefinition<R> {
+  return definition;
+}
+
+/** The settings of this process: DATABASE_URL, MERIDIAN_DATA_DIR and REDIS_URL, validated. */
+export const readServiceSettings = Effect.map(
+  Effect.all([readConfig(databaseConfig), readConfig(redisConfig)]),
+  ([database, redis]): ServiceSettings => ({ database, redisUrl: redis.redisUrl === "" ? undefined : redis.redisUrl }),
+);
+
+/** A service's resources with its own cache and event bus (Redis at REDIS_URL, or in-process), released in reverse order. */
+export function layerServiceResources<R>(definition: ServiceDefinition<R>, settings: ServiceSettings): Layer.Layer<R, unknown, Health> {
+  return definition
+    .resources(settings)
+    .pipe(Layer.provide(layerBacking({ redisUrl: settings.redisUrl, source: definition.name })));
+}
+
+/**
+ * Runs one service as this process: its configuration is read and validated first (a bad
+ * variable fails at once, named), then its resources start in order, then its ports open; SIGTERM
+ * drains and releases in reverse.
+ */
+export function runService<R>(definition: ServiceDefinition<R>): void {
+  const layer = Layer.unwrap(
+    Effect.map(Effect.all([readConfig(serverConfig), readServiceSettings]), ([server, settings]) =>
+      serve({ name: definition.name, services: [definition.binding], config: server }).pipe(
+        Layer.provide(layerServiceResources(definition, settings)),
+      ),
+    ),
+  );
+  runMain(layer, { name: definition.name });
+}
