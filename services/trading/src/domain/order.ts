@@ -101,8 +101,14 @@ export function checkOrderId(orderId: string, field: string): Violation[] {
     : [{ field, description: `must be an order id (a UUID), got ${JSON.stringify(orderId.slice(0, 40))}` }];
 }
 
+/** The parameters an idempotency key is bound to. */
+export type KeyedTerms = Pick<OrderTerms, "accountId" | "symbol" | "quantity" | "limitPriceMicros"> & {
+  readonly side: OrderSide;
+  readonly type: OrderType;
+};
+
 /** True when a stored order was placed with exactly these terms (what an idempotency key is bound to). */
-export function sameTerms(a: OrderTerms, b: OrderTerms): boolean {
+export function sameTerms(a: KeyedTerms, b: KeyedTerms): boolean {
   return (
     a.accountId === b.accountId &&
     a.symbol === b.symbol &&

@@ -1,0 +1,70 @@
+/**
+ * What PlaceOrder asks the other services, each as one function: the security
+ * (universe, cached briefly), the account's fixed facts (portfolio, once per
+ * account), the latest quote (market). Their errors become trading's.
+ */
+import { Effect } from "effect";
+import { Cache, sharedKey } from "@meridian/kit/cache";
+import { ServiceClient } from "@meridian/kit/client";
+import { Market, type Quote } from "@meridian/sdk/market";
+import { Portfolio } from "@meridian/sdk/portfolio";
+import { SecuritySchema, Universe } from "@meridian/sdk/universe";
+import { UnknownAccount, UnknownSymbol } from "./errors.js";
+import type { AccountFacts } from "./records.js";
+import { OrderStore } from "./store.js";
+
+/**
+ * How long a security's status and currency may be served from the cache: a symbol deactivated
+ * in the universe is refused by trading within this many seconds.
+ */
+export const securityTtlSeconds = 5;
+
+/** The security of a symbol; UnknownSymbol when the universe has none. */
+export const securityOf = Effect.gen(function* () {
+  const universe = yield* Effect.service(ServiceClient(Universe));
+  const cache = yield* Effect.service(Cache);
+  return (symbol: string) =>
+    cache.getOrFetch(
+      sharedKey(SecuritySchema, "trading", "security", symbol),
+      securityTtlSeconds,
+      universe.getSecurity({ symbol }).pipe(
+        Effect.flatMap((response) =>
+          response.security === undefined ? Effect.fail(new UnknownSymbol({ symbol })) : Effect.succeed(response.security),
+        ),
+        Effect.catchTag("UnknownSymbol", () => Effect.fail(new UnknownSymbol({ symbol }))),
+      ),
+    );
+});
+
+/**
+ * The account's currency and initial cash. Both are fixed when portfolio opens an account, so
+ * portfolio is asked once per account; trading keeps them with its own ledger of the account.
+ */
+export const accountFactsOf = Effect.gen(function* () {
+  const portfolio = yield* Effect.service(ServiceClient(Portfolio));
+  const store = yield* Effect.service(OrderStore);
+  return (accountId: string) =>
+    Effect.gen(function* () {
+      const known = yield* store.accountFacts(accountId);
+      if (known !== undefined) return known;
+      const { portfolio: state } = yield* portfolio
+        .getPortfolio({ accountId })
+        .pipe(Effect.catchTag("UnknownAccount", () => Effect.fail(new UnknownAccount({ accountId }))));
+      const account = state?.account;
+      if (account === undefined) return yield* new UnknownAccount({ accountId });
+      const facts: AccountFacts = { currency: account.currency, initialCashMinor: account.initialCashMinor };
+      yield* store.registerAccount(accountId, facts);
+      return facts;
+    });
+});
+
+/** The symbol's latest quote, or undefined when market has no bars for it. */
+export const latestQuoteOf = Effect.gen(function* () {
+  const market = yield* Effect.service(ServiceClient(Market));
+  return (symbol: string) =>
+    market.getQuotes({ symbols: [symbol] }).pipe(
+      Effect.map((response): Quote | undefined => response.quotes.find((q) => q.symbol === symbol)),
+      // No bars, no price: the caller decides whether that refuses the order.
+      Effect.catchTags({ UnknownSymbols: () => Effect.succeed(undefined), InsufficientHistory: () => Effect.succeed(undefined) }),
+    );
+});

@@ -1,0 +1,265 @@
+/**
+ * Orders, fills and trading's ledger in PostgreSQL: the SQL of the trading
+ * service. Every change to an order is one transaction with its outbox event;
+ * every decision about an account runs under that account's row lock.
+ */
+import { Context, Effect, Layer } from "effect";
+import type postgres from "postgres";
+import type { Unavailable } from "@meridian/kit";
+import { Outbox, type EventMeta, type OutboxShape } from "@meridian/kit/events";
+import { query, type Sql } from "@meridian/kit/postgres";
+import { OrderSide, OrderStatus } from "@meridian/sdk/trading";
+import { buyHoldMinor, checkFunds, checkPosition } from "./domain/buying-power.js";
+import { sameTerms, type OrderTerms } from "./domain/order.js";
+import { cashEffectMinor, feeMinor, grossAmountMinor } from "./domain/money.js";
+import { orderCancelled, orderCancelledOf, orderFilled, orderFilledOf, orderPlaced, orderPlacedOf } from "./events.js";
+import { insertFill, moveHolding } from "./ledger.js";
+import { fillRestingOrders, type DayBar } from "./resting.js";
+import type { AccountFacts, FillRecord, OrderRecord } from "./records.js";
+import { int8, orderColumns, readFills, readOrder, toOrder, type OrderRow } from "./rows.js";
+
+/** What PlaceOrder asks the store to do, once everything outside the database is known. */
+export interface Placement {
+  readonly terms: OrderTerms;
+  /** The account's (and the security's) currency. */
+  readonly currency: string;
+  /** Market orders: the price they fill at now. Limit orders: undefined, they rest. */
+  readonly fillPriceMicros: bigint | undefined;
+  /** The latest quote's date: bars after it may fill a resting order ('' when unknown). */
+  readonly restsAfter: string;
+  readonly feeBps: number;
+  readonly meta: EventMeta;
+}
+
+/** How a placement ended. */
+export type PlaceOutcome =
+  | { readonly _tag: "Placed"; readonly order: OrderRecord }
+  | { readonly _tag: "Existing"; readonly order: OrderRecord }
+  | { readonly _tag: "KeyReused"; readonly orderId: string }
+  | { readonly _tag: "InsufficientFunds"; readonly requiredMinor: bigint; readonly availableMinor: bigint }
+  | { readonly _tag: "InsufficientPosition"; readonly requested: bigint; readonly available: bigint };
+
+/** How a cancellation ended. */
+export type CancelOutcome =
+  | { readonly _tag: "Cancelled"; readonly order: OrderRecord }
+  | { readonly _tag: "NotCancellable"; readonly status: OrderStatus }
+  | { readonly _tag: "Unknown" };
+
+/** What the handlers and the limit-order consumer need from storage. */
+export interface OrderStoreShape {
+  /** The order an account placed with this idempotency key, if any. */
+  readonly findByKey: (accountId: string, idempotencyKey: string) => Effect.Effect<OrderRecord | undefined, Unavailable>;
+  /** The account's fixed facts, if it has placed an order before. */
+  readonly accountFacts: (accountId: string) => Effect.Effect<AccountFacts | undefined, Unavailable>;
+  /** Records an account's facts (from portfolio) before its first order; a no-op when known. */
+  readonly registerAccount: (accountId: string, facts: AccountFacts) => Effect.Effect<void, Unavailable>;
+  /** Places the order under the account's lock: idempotency, funds or position, the order, its fill, their events. */
+  readonly place: (placement: Placement) => Effect.Effect<PlaceOutcome, Unavailable>;
+  /** Cancels an open order under its account's lock, with its event. */
+  readonly cancel: (orderId: string, reason: string, meta: EventMeta) => Effect.Effect<CancelOutcome, Unavailable>;
+  readonly get: (orderId: string) => Effect.Effect<OrderRecord | undefined, Unavailable>;
+  /** An account's orders, newest first, after the cursor `after` (an order id), at most `limit`. */
+  readonly list: (
+    accountId: string,
+    status: OrderStatus | undefined,
+    after: string | undefined,
+    limit: number,
+  ) => Effect.Effect<OrderRecord[], Unavailable>;
+  /** Fills, in `tx`, the symbol's open limit orders that these bars cross; returns how many filled. */
+  readonly fillResting: (
+    tx: postgres.TransactionSql,
+    symbol: string,
+    bars: ReadonlyArray<DayBar>,
+    feeBps: number,
+    meta: EventMeta,
+  ) => Promise<number>;
+}
+
+/** Storage of orders and fills. */
+export class OrderStore extends Context.Service<OrderStore, OrderStoreShape>()("@meridian/trading/OrderStore") {}
+
+/** The PostgreSQL store, over the service's pool and outbox. */
+export const layerOrderStore: Layer.Layer<OrderStore, never, Sql | Outbox> = Layer.effect(
+  OrderStore,
+  Effect.gen(function* () {
+    const context = yield* Effect.context<Sql>();
+    const outbox = yield* Effect.service(Outbox);
+    const run = <A>(work: (sql: postgres.Sql) => Promise<A>) => Effect.provideContext(query(work), context);
+    return {
+      findByKey: (accountId, idempotencyKey) =>
+        run(async (sql) => {
+          const [row] = await sql<OrderRow[]>`
+            select ${sql.unsafe(orderColumns)} from orders where account_id = ${accountId} and idempotency_key = ${idempotencyKey}`;
+          return row === undefined ? undefined : readOrder(sql, row);
+        }),
+      accountFacts: (accountId) =>
+        run(async (sql) => {
+          const [row] = await sql<{ currency: string; initial_cash_minor: string }[]>`
+            select currency, initial_cash_minor from accounts where account_id = ${accountId}`;
+          return row === undefined ? undefined : { currency: row.currency, initialCashMinor: BigInt(row.initial_cash_minor) };
+        }),
+      registerAccount: (accountId, facts) =>
+        run(async (sql) => {
+          await sql`
+            insert into accounts (account_id, currency, initial_cash_minor, cash_minor)
+            values (${accountId}, ${facts.currency}, ${int8(facts.initialCashMinor)}::bigint, ${int8(facts.initialCashMinor)}::bigint)
+            on conflict (account_id) do nothing`;
+        }),
+      place: (placement) => run((sql) => sql.begin((tx) => place(tx, outbox, placement)) as Promise<PlaceOutcome>),
+      cancel: (orderId, reason, meta) =>
+        run(async (sql) => {
+          const [owner] = await sql<{ account_id: string }[]>`select account_id from orders where order_id = ${orderId}`;
+          if (owner === undefined) return { _tag: "Unknown" } as const;
+          return sql.begin((tx) => cancel(tx, outbox, owner.account_id, orderId, reason, meta)) as Promise<CancelOutcome>;
+        }),
+      get: (orderId) =>
+        run(async (sql) => {
+          const [row] = await sql<OrderRow[]>`select ${sql.unsafe(orderColumns)} from orders where order_id = ${orderId}`;
+          return row === undefined ? undefined : readOrder(sql, row);
+        }),
+      list: (accountId, status, after, limit) =>
+        run(async (sql) => {
+          const rows = await sql<OrderRow[]>`
+            select ${sql.unsafe(orderColumns)} from orders
+            where account_id = ${accountId}
+              ${status === undefined ? sql`` : sql`and status = ${status}`}
+              ${after === undefined ? sql`` : sql`and order_id < ${after}`}
+            order by order_id desc
+            limit ${limit}`;
+          const fills = await readFills(sql, rows.map((r) => r.order_id));
+          return rows.map((row) => toOrder(row, fills.get(row.order_id) ?? []));
+        }),
+      fillResting: (tx, symbol, bars, feeBps, meta) => fillRestingOrders(tx, outbox, symbol, bars, feeBps, meta),
+    };
+  }),
+);
+
+interface LockedAccount {
+  readonly cash_minor: string;
+  readonly held_minor: string;
+  readonly filled_quantity: string | null;
+  readonly offered_quantity: string | null;
+}
+
+async function place(tx: postgres.TransactionSql, outbox: OutboxShape, p: Placement): Promise<PlaceOutcome> {
+  const { terms } = p;
+  // The account's lock serialises its placements: two concurrent orders cannot both pass the
+  // check, and a second placement with the same key sees the first one's order.
+  const [account] = await tx<LockedAccount[]>`
+    select a.cash_minor, a.held_minor, h.filled_quantity, h.offered_quantity
+    from accounts a left join holdings h on h.account_id = a.account_id and h.symbol = ${terms.symbol}
+    where a.account_id = ${terms.accountId}
+    for update of a`;
+  if (account === undefined) throw new Error(`account ${terms.accountId} was not registered before placing`);
+  const [existing] = await tx<OrderRow[]>`
+    select ${tx.unsafe(orderColumns)} from orders where account_id = ${terms.accountId} and idempotency_key = ${terms.idempotencyKey}`;
+  if (existing !== undefined) {
+    const order = await readOrder(tx, existing);
+    return sameTerms(order, terms) ? { _tag: "Existing", order } : { _tag: "KeyReused", orderId: order.orderId };
+  }
+
+  const isBuy = terms.side === OrderSide.BUY;
+  const price = p.fillPriceMicros ?? terms.limitPriceMicros;
+  if (isBuy) {
+    const refused = checkFunds(
+      { cashMinor: BigInt(account.cash_minor), heldMinor: BigInt(account.held_minor) },
+      buyHoldMinor(terms.quantity, price, p.feeBps),
+    );
+    if (refused !== undefined) return { _tag: "InsufficientFunds", ...refused };
+  } else {
+    const refused = checkPosition(
+      { filledQuantity: BigInt(account.filled_quantity ?? 0), offeredQuantity: BigInt(account.offered_quantity ?? 0) },
+      terms.quantity,
+    );
+    if (refused !== undefined) return { _tag: "InsufficientPosition", ...refused };
+  }
+
+  const now = new Date();
+  const orderId = Bun.randomUUIDv7();
+  const fill: FillRecord | undefined =
+    p.fillPriceMicros === undefined
+      ? undefined
+      : (() => {
+          const gross = grossAmountMinor(terms.quantity, p.fillPriceMicros);
+          return {
+            fillId: Bun.randomUUIDv7(),
+            orderId,
+            quantity: terms.quantity,
+            priceMicros: p.fillPriceMicros,
+            grossAmountMinor: gross,
+            feeMinor: feeMinor(gross, p.feeBps),
+            filledAt: now,
+          };
+        })();
+  // A resting buy holds its cost at the limit (a fill is never dearer); a resting sell offers its shares.
+  const heldMinor = fill === undefined && isBuy ? buyHoldMinor(terms.quantity, terms.limitPriceMicros, p.feeBps) : 0n;
+  const order: OrderRecord = {
+    orderId,
+    accountId: terms.accountId,
+    symbol: terms.symbol,
+    side: terms.side,
+    type: terms.type,
+    quantity: terms.quantity,
+    limitPriceMicros: terms.limitPriceMicros,
+    currency: p.currency,
+    status: fill === undefined ? OrderStatus.OPEN : OrderStatus.FILLED,
+    filledQuantity: fill === undefined ? 0n : terms.quantity,
+    heldMinor,
+    restsAfter: p.restsAfter,
+    idempotencyKey: terms.idempotencyKey,
+    placedAt: now,
+    updatedAt: now,
+    fills: fill === undefined ? [] : [fill],
+  };
+  const cashDelta = fill === undefined ? 0n : cashEffectMinor(isBuy ? "buy" : "sell", fill.grossAmountMinor, fill.feeMinor);
+  const filledDelta = fill === undefined ? 0n : isBuy ? terms.quantity : -terms.quantity;
+  const offeredDelta = fill === undefined && !isBuy ? terms.quantity : 0n;
+
+  // Issued together: postgres.js pipelines them on the transaction's connection, in this order.
+  const writes: Array<Promise<unknown>> = [
+    tx`
+      insert into orders (order_id, account_id, symbol, side, type, quantity, limit_price_micros, currency, status,
+                          filled_quantity, held_minor, rests_after, idempotency_key, placed_at, updated_at)
+      values (${orderId}, ${order.accountId}, ${order.symbol}, ${order.side}, ${order.type}, ${int8(order.quantity)}::bigint,
+              ${int8(order.limitPriceMicros)}::bigint, ${order.currency}, ${order.status}, ${int8(order.filledQuantity)}::bigint,
+              ${int8(heldMinor)}::bigint,
+              ${order.restsAfter}, ${order.idempotencyKey}, ${now}, ${now})`,
+  ];
+  if (fill !== undefined) writes.push(insertFill(tx, order, fill));
+  if (cashDelta !== 0n || heldMinor !== 0n) {
+    writes.push(tx`
+      update accounts set cash_minor = cash_minor + ${int8(cashDelta)}::bigint, held_minor = held_minor + ${int8(heldMinor)}::bigint
+      where account_id = ${order.accountId}`);
+  }
+  if (filledDelta !== 0n || offeredDelta !== 0n) writes.push(moveHolding(tx, order.accountId, order.symbol, filledDelta, offeredDelta));
+  writes.push(outbox.write(tx, orderPlaced, orderPlacedOf(order), p.meta));
+  if (fill !== undefined) writes.push(outbox.write(tx, orderFilled, orderFilledOf(order, fill, 0n), p.meta));
+  await Promise.all(writes);
+  return { _tag: "Placed", order };
+}
+
+async function cancel(
+  tx: postgres.TransactionSql,
+  outbox: OutboxShape,
+  accountId: string,
+  orderId: string,
+  reason: string,
+  meta: EventMeta,
+): Promise<CancelOutcome> {
+  // Account first, then the order: the same lock order as placing and filling.
+  await tx`select 1 from accounts where account_id = ${accountId} for update`;
+  const [row] = await tx<OrderRow[]>`select ${tx.unsafe(orderColumns)} from orders where order_id = ${orderId} for update`;
+  if (row === undefined) return { _tag: "Unknown" };
+  const order = await readOrder(tx, row);
+  if (order.status !== OrderStatus.OPEN) return { _tag: "NotCancellable", status: order.status };
+  const now = new Date();
+  const open = order.quantity - order.filledQuantity;
+  await Promise.all([
+    tx`update orders set status = ${OrderStatus.CANCELLED}, held_minor = 0, updated_at = ${now} where order_id = ${orderId}`,
+    order.side === OrderSide.BUY
+      ? tx`update accounts set held_minor = held_minor - ${int8(order.heldMinor)}::bigint where account_id = ${accountId}`
+      : moveHolding(tx, accountId, order.symbol, 0n, -open),
+    outbox.write(tx, orderCancelled, orderCancelledOf(order, reason, now), meta),
+  ]);
+  return { _tag: "Cancelled", order: { ...order, status: OrderStatus.CANCELLED, heldMinor: 0n, updatedAt: now } };
+}
