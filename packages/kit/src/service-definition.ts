@@ -19,6 +19,8 @@ export interface ServiceSettings {
   readonly database: DatabaseConfig;
   /** REDIS_URL, or undefined for the in-process cache and event bus. */
   readonly redisUrl: string | undefined;
+  /** REDIS_KEY_PREFIX: before every stream and cache key. */
+  readonly redisKeyPrefix: string;
 }
 
 /** One service: its handlers and the resources they run on. */
@@ -38,14 +40,25 @@ export function defineService<R>(definition: ServiceDefinition<R>): ServiceDefin
 /** The settings of this process: DATABASE_URL, MERIDIAN_DATA_DIR and REDIS_URL, validated. */
 export const readServiceSettings = Effect.map(
   Effect.all([readConfig(databaseConfig), readConfig(redisConfig)]),
-  ([database, redis]): ServiceSettings => ({ database, redisUrl: redis.redisUrl === "" ? undefined : redis.redisUrl }),
+  ([database, redis]): ServiceSettings => ({
+    database,
+    redisUrl: redis.redisUrl === "" ? undefined : redis.redisUrl,
+    redisKeyPrefix: redis.keyPrefix,
+  }),
 );
 
 /** A service's resources with its own cache and event bus (Redis at REDIS_URL, or in-process), released in reverse order. */
 export function layerServiceResources<R>(definition: ServiceDefinition<R>, settings: ServiceSettings): Layer.Layer<R, unknown, Health> {
   return definition
     .resources(settings)
-    .pipe(Layer.provide(layerBacking({ redisUrl: settings.redisUrl, source: definition.name })));
+    .pipe(Layer.provide(
+      layerBacking({
+        redisUrl: settings.redisUrl,
+        source: definition.name,
+        events: { keyPrefix: settings.redisKeyPrefix },
+        cache: { keyPrefix: `${settings.redisKeyPrefix}cache:` },
+      }),
+    ));
 }
 
 /**
