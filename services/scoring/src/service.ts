@@ -7,7 +7,7 @@
  * LocalServices are used when present.
  */
 import { Layer } from "effect";
-import type { ConfigInvalid } from "@meridian/kit";
+import { defineService, type ConfigInvalid } from "@meridian/kit";
 import type { Cache } from "@meridian/kit/cache";
 import { layerClient } from "@meridian/kit/client";
 import type { EventBus } from "@meridian/kit/events";
@@ -61,3 +61,10 @@ export function layerScoring(
     layerScoreInvalidation,
   );
 }
+
+/** The scoring service as the kit runs it, alone (main.ts) or with the others (the launcher). */
+export const scoring = defineService({
+  name,
+  binding: scoringService,
+  resources: () => layerScoring(),
+});

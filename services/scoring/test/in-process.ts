@@ -1,16 +1,19 @@
 /**
  * Scoring in-process for tests: its handlers behind the in-process transport,
- * over the real universe service (in-process, on a fresh PostgreSQL database) and a market
- * that is either served in this process (its bindings given) or remote at a URL.
- * Cache and event bus are the in-process ones unless Layers are given.
+ * over the real universe service (in-process, on a fresh PostgreSQL database)
+ * and a market that is either served in this process (its binding and Layer
+ * given, optionally behind injected faults) or remote at a URL. Services reach
+ * each other in-process as in the all-in-one launcher. Cache and event bus are
+ * the in-process ones (streams prefixed per run) unless Layers are given.
  */
 import { createServer } from "node:net";
 import { Effect, Layer, ManagedRuntime } from "effect";
-import { inProcess, type ServiceBinding } from "@meridian/kit";
+import { layerHealth, layerLifecycle, type Health, type ServiceBinding } from "@meridian/kit";
 import { layerMemoryCache, type Cache } from "@meridian/kit/cache";
-import { layerLocalServices } from "@meridian/kit/client";
+import { deferredLocalServices, LocalServices } from "@meridian/kit/client";
 import { layerMemoryEventBus, type EventBus } from "@meridian/kit/events";
-import { postgresDatabase } from "@meridian/kit/testing";
+import { postgresDatabase, type TestDatabase } from "@meridian/kit/testing";
+import type { Faults } from "@meridian/kit/testing/faults";
 import { createEffectClient, type EffectClient } from "@meridian/sdk";
 import { Scoring } from "@meridian/sdk/scoring";
 import { layerStore, layerUniverseDatabase, universeService } from "@meridian/universe";
@@ -19,41 +22,77 @@ import { layerScoring, scoringService } from "../src/service.js";
 /** A scoring service running in this process, and its client. */
 export interface ScoringUnderTest {
   readonly client: EffectClient<typeof Scoring>;
-  /** Runs an effect with the scoring service's resources (cache, bus, clients). */
+  /** Runs effects with the resources of every service in the process (cache, bus, clients). */
   readonly runtime: ManagedRuntime.ManagedRuntime<Cache | EventBus, unknown>;
+  /** The database universe (and market, when served here) live in. */
+  readonly database: TestDatabase;
   readonly dispose: () => Promise<void>;
+}
+
+/** A service to serve in this process beside universe and scoring. */
+export interface LocalService {
+  readonly binding: Effect.Effect<ServiceBinding, never, any>;
+  /** What its binding needs; may require Health, Cache, EventBus and LocalServices. */
+  readonly layer: (database: { databaseUrl: string; dataDir: string }) => Layer.Layer<any, any, any>;
+  /** Faults injected before its handlers. */
+  readonly faults?: Faults;
 }
 
 /** How to build it. */
 export interface ScoringOptions {
   /** Variables for the downstream clients, e.g. MERIDIAN_MARKET_URL; unset ones are in-process. */
   readonly env?: Record<string, string | undefined>;
-  /** More services to serve in-process beside universe (e.g. market), with the Layer they need. */
-  readonly local?: {
-    readonly bindings: ReadonlyArray<Effect.Effect<ServiceBinding, never, any>>;
-    readonly layer: Layer.Layer<any, any, any>;
-  };
+  /** The market, served in this process. */
+  readonly market?: LocalService;
   /** Cache and event bus; default in-process. */
   readonly backing?: Layer.Layer<Cache | EventBus, any, any>;
 }
 
-/** Starts universe (on a fresh database of the real PostgreSQL) and scoring in this process. */
+const limits = { maxMessageBytes: 4 * 1024 * 1024, deadlineCapMs: 30_000 };
+
+/** Starts universe, scoring and, when given, market in this process. */
 export async function startScoring(options: ScoringOptions = {}): Promise<ScoringUnderTest> {
   const database = await postgresDatabase();
-  const databaseUrl = database.env.DATABASE_URL!;
-  const universe = layerStore.pipe(Layer.provideMerge(layerUniverseDatabase({ databaseUrl, dataDir: "" })));
-  const backing = options.backing ?? Layer.merge(layerMemoryCache(), layerMemoryEventBus({ source: "scoring" }));
-  const others = options.local;
-  const served = layerLocalServices([universeService, ...(others?.bindings ?? [])]).pipe(
-    Layer.provide(others === undefined ? universe : Layer.merge(universe, others.layer)),
+  const settings = { databaseUrl: database.env.DATABASE_URL!, dataDir: "" };
+  const universe = layerStore.pipe(Layer.provideMerge(layerUniverseDatabase(settings)));
+  const backing =
+    options.backing ??
+    Layer.merge(layerMemoryCache(), layerMemoryEventBus({ source: "test", keyPrefix: `scoring-test-${crypto.randomUUID()}:` }));
+  const local = deferredLocalServices();
+  const services = Layer.mergeAll(
+    universe,
+    layerScoring({ env: options.env ?? {} }),
+    ...(options.market === undefined ? [] : [options.market.layer(settings)]),
   );
-  const layer = layerScoring({ env: options.env ?? {} }).pipe(Layer.provideMerge(backing), Layer.provide(served));
-  const runtime = ManagedRuntime.make(layer as Layer.Layer<Cache | EventBus, unknown>);
-  const transport = await runtime.runPromise(inProcess([scoringService as Effect.Effect<ServiceBinding, never, any>]));
+  const layer = services.pipe(
+    Layer.provideMerge(backing),
+    Layer.provideMerge(layerHealth),
+    Layer.provide(layerLifecycle),
+    Layer.provide(Layer.succeed(LocalServices, local.registry)),
+  );
+  const runtime = ManagedRuntime.make(layer as Layer.Layer<Cache | EventBus | Health, unknown>);
+  try {
+    const bindings = await runtime.runPromise(
+      Effect.all([universeService, scoringService, ...(options.market === undefined ? [] : [options.market.binding])] as Array<
+        Effect.Effect<ServiceBinding, never, any>
+      >),
+    );
+    const faults = options.market?.faults;
+    local.bind(
+      bindings.map((b, i) => (i === 2 && faults !== undefined ? faults.binding(b) : b)),
+      limits,
+    );
+  } catch (e) {
+    await runtime.dispose();
+    await database.drop();
+    throw e;
+  }
+  const transport = local.registry.transportOf(Scoring.desc.typeName)!;
   return {
     // No policies on the test's own calls: each error is exactly what scoring answered.
     client: createEffectClient(Scoring, { transport, policy: false }),
     runtime,
+    database,
     dispose: async () => {
       await runtime.dispose();
       await database.drop();
