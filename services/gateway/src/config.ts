@@ -1,0 +1,34 @@
+/**
+ * The gateway's own settings, read once at start (the downstream URLs and
+ * policies are the kit's MERIDIAN_<SVC>_… variables, read by the locator).
+ */
+import { Config, Schema } from "effect";
+import { corsOriginsConfig, positiveInt, type CorsOptions } from "@meridian/kit";
+import { isWellFormedKey } from "./domain/api-keys.js";
+
+/** What the gateway reads from the environment. */
+export interface GatewaySettings {
+  /**
+   * GATEWAY_DEV_API_KEY: the key of owner "dev", stored (hashed) at start. Unset: a dev key is made
+   * and logged once, at the first start only (when no key is stored).
+   */
+  readonly devApiKey: string | undefined;
+  /** GATEWAY_STATUS_TIMEOUT_MS: how long GetSystemStatus waits for one service's readiness (default 1,000). */
+  readonly statusTimeoutMs: number;
+}
+
+/** GATEWAY_DEV_API_KEY (optional, `mk_` + 43 base64url characters) and GATEWAY_STATUS_TIMEOUT_MS. */
+export const gatewayConfig: Config.Config<GatewaySettings> = Config.all({
+  devApiKey: Config.schema(
+    Schema.String.pipe(
+      Schema.check(
+        Schema.makeFilter((key: string) => isWellFormedKey(key) || "expected mk_ followed by 43 base64url characters (32 random bytes)"),
+      ),
+    ),
+    "GATEWAY_DEV_API_KEY",
+  ).pipe(Config.withDefault<string | undefined>(undefined)),
+  statusTimeoutMs: positiveInt("GATEWAY_STATUS_TIMEOUT_MS").pipe(Config.withDefault(1000)),
+});
+
+/** GATEWAY_CORS_ORIGINS: browser origins allowed to call the gateway (comma-separated, or "*"); unset: none. */
+export const gatewayCorsConfig: Config.Config<CorsOptions> = corsOriginsConfig("GATEWAY_CORS_ORIGINS");
