@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Code } from "@connectrpc/connect";
+import type { Effect } from "effect";
 import { Sector } from "@meridian/sdk/universe";
 import { closedPortUrl, failureOf, startScoring, violatedFields, type ScoringUnderTest } from "../test/in-process.js";
 
@@ -56,7 +57,7 @@ describe("market down", () => {
     // Two attempts per call (one retry): the breaker opens after 5 refusals, so the 4th call is refused by it.
     expect(reasons.at(-1)).toContain("CircuitOpen");
     for (const call of [
-      scoring.client.batchScore({ symbols: ["AAPL", "MSFT"] }),
+      scoring.client.batchScore({ symbols: ["AAPL", "MSFT"] }) as Effect.Effect<unknown, { _tag: string }>,
       scoring.client.rankUniverse({ topN: 5, sector: Sector.ENERGY }),
     ]) {
       const error = await failureOf(call);

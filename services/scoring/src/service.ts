@@ -6,9 +6,9 @@
  * kit Cache. It requires (does not build) Cache and EventBus; Health and
  * LocalServices are used when present.
  */
-import { Layer } from "effect";
+import { Effect, Layer } from "effect";
 import { defineService, type ConfigInvalid } from "@meridian/kit";
-import type { Cache } from "@meridian/kit/cache";
+import { Cache } from "@meridian/kit/cache";
 import { layerClient } from "@meridian/kit/client";
 import type { EventBus } from "@meridian/kit/events";
 import type { PolicyOptions } from "@meridian/sdk";
@@ -50,15 +50,19 @@ export interface ScoringSettings {
   readonly env?: Record<string, string | undefined>;
 }
 
-/** Everything the service runs on, for main.ts and the launcher: both clients, and the invalidation consumer. */
+/**
+ * Everything the service runs on, for main.ts and the launcher: both clients, the
+ * invalidation consumer, and the cache it was given (the handlers read it per call).
+ */
 export function layerScoring(
   settings: ScoringSettings = {},
-): Layer.Layer<MarketClient | UniverseClient, ConfigInvalid, Cache | EventBus> {
+): Layer.Layer<MarketClient | UniverseClient | Cache, ConfigInvalid, Cache | EventBus> {
   const env = settings.env === undefined ? {} : { env: settings.env };
   return Layer.mergeAll(
     layerClient(Market, { policy: marketPolicy, ...env }),
     layerClient(Universe, { policy: universePolicy, ...env }),
     layerScoreInvalidation,
+    Layer.effect(Cache, Effect.service(Cache)),
   );
 }
 
