@@ -1,0 +1,67 @@
+/**
+ * The market service as Layers, for its own process (main.ts) and for the all-in-one launcher:
+ * its database (schema "market", migrations applied at start), outbox and relay, store, regime
+ * (cache and refresher), the universe client, and the shipped dataset loaded on first start.
+ */
+import { fileURLToPath } from "node:url";
+import { Config, Layer } from "effect";
+import type { ConfigInvalid, Health, Unavailable } from "@meridian/kit";
+import type { Cache } from "@meridian/kit/cache";
+import { layerClient } from "@meridian/kit/client";
+import { layerOutbox, layerOutboxRelay, type EventBus, type Outbox } from "@meridian/kit/events";
+import { layerMigratedDatabase, layerSqlHealth, type PostgresError, type Sql } from "@meridian/kit/postgres";
+import type { EffectClient } from "@meridian/sdk";
+import { Universe } from "@meridian/sdk/universe";
+import { marketHandlers } from "./handlers.js";
+import { layerRegimes, type Regimes } from "./regime.js";
+import { layerSeed, type SeedMode } from "./seeding.js";
+import { layerMarketStore, type MarketStore } from "./store.js";
+
+/** This service's name: its schema, its log name, its data folder, its events' source. */
+export const name = "market";
+
+/** The folder of this service's SQL migrations. */
+export const migrationsDir = fileURLToPath(new URL("../migrations", import.meta.url));
+
+/** What the market service is configured with, beyond the database. */
+export interface MarketConfig {
+  /** MARKET_SEED: "auto" (default) loads the shipped dataset into an empty database at start; "off" never does. */
+  readonly seed: SeedMode;
+}
+
+/** MARKET_SEED. */
+export const marketConfig: Config.Config<MarketConfig> = Config.all({
+  seed: Config.Literals(["auto", "off"], "MARKET_SEED").pipe(Config.withDefault<SeedMode>("auto")),
+});
+
+/** Where the data lives and whether to seed it. */
+export interface MarketSettings extends MarketConfig {
+  readonly databaseUrl: string | undefined;
+  readonly dataDir: string;
+}
+
+/** The service's database: PostgreSQL at `databaseUrl`, or embedded PGlite under `dataDir`, migrated. */
+export function layerMarketDatabase(options: { readonly databaseUrl: string | undefined; readonly dataDir: string }): Layer.Layer<Sql, PostgresError> {
+  return layerMigratedDatabase({ ...options, schema: name, migrationsDir });
+}
+
+/** The bound service, given the resources of {@link layerMarket}. */
+export const marketService = marketHandlers;
+
+/**
+ * Everything the service runs on, for main.ts and the launcher. Requires Health, Cache and
+ * EventBus (from `layerBacking` or the launcher's shared ones) and, for the universe client,
+ * MERIDIAN_UNIVERSE_URL or universe served in-process (LocalServices). The dataset is loaded
+ * (MARKET_SEED=auto, empty database) before the Layer is built, so the service is never served half-seeded.
+ */
+export function layerMarket(
+  settings: MarketSettings,
+): Layer.Layer<MarketStore | Regimes | Outbox | Sql | EffectClient<typeof Universe>, PostgresError | Unavailable | ConfigInvalid, Health | Cache | EventBus> {
+  const database = layerSqlHealth.pipe(Layer.provideMerge(layerMarketDatabase(settings)));
+  const store = layerMarketStore.pipe(Layer.provideMerge(layerOutbox({ source: name })), Layer.provideMerge(database));
+  const regimes = layerRegimes.pipe(Layer.provideMerge(store));
+  return Layer.mergeAll(layerSeed(settings.seed), layerOutboxRelay()).pipe(
+    Layer.provideMerge(regimes),
+    Layer.merge(layerClient(Universe)),
+  );
+}
