@@ -8,7 +8,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { Effect, Layer } from "effect";
-import { readConfig, type ConfigInvalid, type Health } from "@meridian/kit";
+import { defineService, readConfig, type ConfigInvalid, type Health } from "@meridian/kit";
 import { layerClient } from "@meridian/kit/client";
 import { layerMigratedDatabase, layerSqlHealth, type PostgresError, type Sql } from "@meridian/kit/postgres";
 import type { PolicyOptions } from "@meridian/sdk";
@@ -87,3 +87,10 @@ export function layerPlanning(settings: PlanningSettings): Layer.Layer<PlanningR
     Layer.provideMerge(database),
   );
 }
+
+/** The planning service as the kit runs it, alone (main.ts) or with the others (the launcher). */
+export const planning = defineService({
+  name,
+  binding: planningService,
+  resources: ({ database }) => layerPlanning(database),
+});
