@@ -3,7 +3,7 @@
  * `runService` runs one as its own process; the all-in-one launcher runs several in one process
  * from the same definitions, so the two modes cannot drift apart.
  */
-import { Effect, Layer } from "effect";
+import { Config, Effect, Layer } from "effect";
 import { layerBacking } from "./backing.js";
 import type { Cache } from "./cache/index.js";
 import { databaseConfig, readConfig, serverConfig, type DatabaseConfig } from "./config.js";
@@ -12,6 +12,8 @@ import type { Health } from "./health.js";
 import { runMain } from "./lifecycle.js";
 import { redisConfig } from "./redis/index.js";
 import type { ServiceBinding } from "./server/implement.js";
+import { corsConfig, type CorsOptions } from "./server/cors.js";
+import type { HttpRoute } from "./server/fetch-handler.js";
 import { serve } from "./server/serve.js";
 
 /** What every service's resources are built from: read once at start from the environment. */
@@ -30,6 +32,10 @@ export interface ServiceDefinition<R> {
   readonly binding: Effect.Effect<ServiceBinding, never, R>;
   /** Its resources (database, store, clients, outbox relay, consumers), given a cache and an event bus. */
   readonly resources: (settings: ServiceSettings) => Layer.Layer<R, unknown, Health | Cache | EventBus>;
+  /** Plain HTTP routes it serves on HTTP_PORT beside its RPCs (e.g. the gateway's status page); none by default. */
+  readonly httpRoutes?: ReadonlyArray<HttpRoute>;
+  /** Its browser origins allow-list, read at start; default: the server's (CORS_ALLOWED_ORIGINS). */
+  readonly cors?: Config.Config<CorsOptions>;
 }
 
 /** Declares a service (a typed identity: the definition is checked where it is written). */
@@ -68,10 +74,16 @@ export function layerServiceResources<R>(definition: ServiceDefinition<R>, setti
  */
 export function runService<R>(definition: ServiceDefinition<R>): void {
   const layer = Layer.unwrap(
-    Effect.map(Effect.all([readConfig(serverConfig), readServiceSettings]), ([server, settings]) =>
-      serve({ name: definition.name, services: [definition.binding], config: server }).pipe(
-        Layer.provide(layerServiceResources(definition, settings)),
-      ),
+    Effect.map(
+      Effect.all([readConfig(serverConfig), readServiceSettings, readConfig(definition.cors ?? corsConfig)]),
+      ([server, settings, cors]) =>
+        serve({
+          name: definition.name,
+          services: [definition.binding],
+          config: server,
+          cors,
+          httpRoutes: definition.httpRoutes ?? [],
+        }).pipe(Layer.provide(layerServiceResources(definition, settings))),
     ),
   );
   runMain(layer, { name: definition.name });

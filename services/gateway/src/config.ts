@@ -3,7 +3,7 @@
  * policies are the kit's MERIDIAN_<SVC>_… variables, read by the locator).
  */
 import { Config, Schema } from "effect";
-import { corsOriginsConfig, positiveInt, type CorsOptions } from "@meridian/kit";
+import { corsConfig, corsOriginsConfig, positiveInt, type CorsOptions } from "@meridian/kit";
 import { isWellFormedKey } from "./domain/api-keys.js";
 
 /** What the gateway reads from the environment. */
@@ -30,5 +30,11 @@ export const gatewayConfig: Config.Config<GatewaySettings> = Config.all({
   statusTimeoutMs: positiveInt("GATEWAY_STATUS_TIMEOUT_MS").pipe(Config.withDefault(1000)),
 });
 
-/** GATEWAY_CORS_ORIGINS: browser origins allowed to call the gateway (comma-separated, or "*"); unset: none. */
-export const gatewayCorsConfig: Config.Config<CorsOptions> = corsOriginsConfig("GATEWAY_CORS_ORIGINS");
+/**
+ * GATEWAY_CORS_ORIGINS: browser origins allowed to call the gateway (comma-separated, or "*");
+ * unset: the kit's CORS_ALLOWED_ORIGINS; both unset: none (the status page is same-origin and needs none).
+ */
+export const gatewayCorsConfig: Config.Config<CorsOptions> = Config.all({
+  gateway: corsOriginsConfig("GATEWAY_CORS_ORIGINS"),
+  server: corsConfig,
+}).pipe(Config.map(({ gateway, server }) => (gateway.allowedOrigins.length > 0 ? gateway : server)));

@@ -7,8 +7,9 @@
  * (does not build) Health and EventBus; LocalServices is used when present.
  */
 import { fileURLToPath } from "node:url";
-import { Layer } from "effect";
-import type { ConfigInvalid, Health, HttpRoute, Unavailable } from "@meridian/kit";
+import { Effect, Layer } from "effect";
+import { defineService, readConfig, type ConfigInvalid, type Health, type HttpRoute, type Unavailable } from "@meridian/kit";
+import { EventBus } from "@meridian/kit/events";
 import { layerClient } from "@meridian/kit/client";
 import { layerMigratedDatabase, layerSqlHealth, type PostgresError, type Sql } from "@meridian/kit/postgres";
 import type { EffectClient, PolicyOptions } from "@meridian/sdk";
@@ -17,7 +18,7 @@ import { Planning } from "@meridian/sdk/planning";
 import { Portfolio } from "@meridian/sdk/portfolio";
 import { Accounts, layerAccounts } from "./accounts.js";
 import { Authenticator, layerAuthenticator } from "./auth.js";
-import type { GatewaySettings } from "./config.js";
+import { gatewayConfig, gatewayCorsConfig, type GatewaySettings } from "./config.js";
 import { DevApiKey, layerDevApiKey } from "./dev-key.js";
 import { gatewayHandlers } from "./handlers.js";
 import { layerSystemStatus, SystemStatus } from "./status.js";
@@ -77,3 +78,20 @@ export function layerGateway(options: {
   ).pipe(Layer.provideMerge(clients));
   return Layer.merge(keys, edge);
 }
+
+/**
+ * The gateway as the kit runs it, alone (main.ts) or with the others (the launcher): its settings
+ * (GATEWAY_*) are read as its resources start; the server must also serve `httpRoutes` (the status
+ * page) and use `cors` (GATEWAY_CORS_ORIGINS, else CORS_ALLOWED_ORIGINS).
+ */
+export const gateway = defineService({
+  name,
+  binding: gatewayService,
+  resources: ({ database }) =>
+    Layer.unwrap(Effect.map(readConfig(gatewayConfig), (settings) => layerGateway({ ...database, settings }))).pipe(
+      // The handlers follow events on the bus the process provides.
+      Layer.merge(Layer.effect(EventBus, Effect.service(EventBus))),
+    ),
+  httpRoutes: statusPageRoutes,
+  cors: gatewayCorsConfig,
+});
