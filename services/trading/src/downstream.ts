@@ -3,7 +3,7 @@
  * (universe, cached briefly), the account's fixed facts (portfolio, once per
  * account), the latest quote (market). Their errors become trading's.
  */
-import { Effect } from "effect";
+import { Context, Effect, Layer } from "effect";
 import { Cache, sharedKey } from "@meridian/kit/cache";
 import { ServiceClient } from "@meridian/kit/client";
 import { Market, type Quote } from "@meridian/sdk/market";
@@ -20,7 +20,7 @@ import { OrderStore } from "./store.js";
 export const securityTtlSeconds = 5;
 
 /** The security of a symbol; UnknownSymbol when the universe has none. */
-export const securityOf = Effect.gen(function* () {
+const securityOf = Effect.gen(function* () {
   const universe = yield* Effect.service(ServiceClient(Universe));
   const cache = yield* Effect.service(Cache);
   return (symbol: string) =>
@@ -40,7 +40,7 @@ export const securityOf = Effect.gen(function* () {
  * The account's currency and initial cash. Both are fixed when portfolio opens an account, so
  * portfolio is asked once per account; trading keeps them with its own ledger of the account.
  */
-export const accountFactsOf = Effect.gen(function* () {
+const accountFactsOf = Effect.gen(function* () {
   const portfolio = yield* Effect.service(ServiceClient(Portfolio));
   const store = yield* Effect.service(OrderStore);
   return (accountId: string) =>
@@ -59,7 +59,7 @@ export const accountFactsOf = Effect.gen(function* () {
 });
 
 /** The symbol's latest quote, or undefined when market has no bars for it. */
-export const latestQuoteOf = Effect.gen(function* () {
+const latestQuoteOf = Effect.gen(function* () {
   const market = yield* Effect.service(ServiceClient(Market));
   return (symbol: string) =>
     market.getQuotes({ symbols: [symbol] }).pipe(
@@ -68,3 +68,19 @@ export const latestQuoteOf = Effect.gen(function* () {
       Effect.catchTags({ UnknownSymbols: () => Effect.succeed(undefined), InsufficientHistory: () => Effect.succeed(undefined) }),
     );
 });
+
+/** The lookups PlaceOrder makes in other services. */
+export interface DownstreamShape {
+  readonly security: Effect.Success<typeof securityOf>;
+  readonly accountFacts: Effect.Success<typeof accountFactsOf>;
+  readonly latestQuote: Effect.Success<typeof latestQuoteOf>;
+}
+
+/** The other services, as trading asks them. */
+export class Downstream extends Context.Service<Downstream, DownstreamShape>()("@meridian/trading/Downstream") {}
+
+/** The lookups, over the clients of universe, portfolio and market, the cache and the store. */
+export const layerDownstream = Layer.effect(
+  Downstream,
+  Effect.all({ security: securityOf, accountFacts: accountFactsOf, latestQuote: latestQuoteOf }),
+);

@@ -19,7 +19,7 @@ import {
   SymbolNotTradable,
   UnknownOrder,
 } from "./errors.js";
-import { accountFactsOf, latestQuoteOf, securityOf } from "./downstream.js";
+import { Downstream } from "./downstream.js";
 import { toOrder } from "./messages.js";
 import { OrderStore } from "./store.js";
 
@@ -33,9 +33,7 @@ export const defaultCancelReason = "cancelled by the account owner";
 export const tradingHandlers = Effect.gen(function* () {
   const store = yield* Effect.service(OrderStore);
   const settings = yield* Effect.service(TradingConfig);
-  const universe = yield* securityOf;
-  const portfolio = yield* accountFactsOf;
-  const market = yield* latestQuoteOf;
+  const { security: universe, accountFacts: portfolio, latestQuote: market } = yield* Effect.service(Downstream);
 
   return yield* implement(Trading, {
     placeOrder: (request) =>

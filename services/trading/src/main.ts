@@ -7,21 +7,7 @@
  * the data lives in an embedded PostgreSQL (PGlite) under MERIDIAN_DATA_DIR; without REDIS_URL
  * the cache and event bus are in-process.
  */
-import { Effect, Layer } from "effect";
-import { databaseConfig, layerBacking, readConfig, runMain, serve, serverConfig } from "@meridian/kit";
-import { redisConfig } from "@meridian/kit/redis";
-import { layerTrading, name, tradingConfig, tradingService } from "./service.js";
+import { runService } from "@meridian/kit";
+import { trading } from "./service.js";
 
-// Every schema is read before anything starts, so a bad variable fails at once, named.
-const layer = Layer.unwrap(
-  Effect.map(
-    Effect.all([readConfig(serverConfig), readConfig(databaseConfig), readConfig(redisConfig), readConfig(tradingConfig)]),
-    ([server, database, redis, settings]) =>
-      serve({ name, services: [tradingService], config: server }).pipe(
-        Layer.provide(layerTrading(database, { settings })),
-        Layer.provideMerge(layerBacking({ redisUrl: redis.redisUrl, source: name })),
-      ),
-  ),
-);
-
-runMain(layer, { name });
+runService(trading);

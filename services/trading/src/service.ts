@@ -10,7 +10,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { Effect, Layer } from "effect";
-import { readConfig, type ConfigInvalid, type DatabaseConfig, type Health, type Unavailable } from "@meridian/kit";
+import { defineService, readConfig, type ConfigInvalid, type DatabaseConfig, type Health, type Unavailable } from "@meridian/kit";
 import type { Cache } from "@meridian/kit/cache";
 import { layerClient } from "@meridian/kit/client";
 import { layerOutbox, layerOutboxRelay, type EventBus, type RelayOptions } from "@meridian/kit/events";
@@ -19,6 +19,7 @@ import { Market } from "@meridian/sdk/market";
 import { Portfolio } from "@meridian/sdk/portfolio";
 import { Universe } from "@meridian/sdk/universe";
 import { layerTradingSettings, tradingConfig, type TradingConfig, type TradingSettings } from "./config.js";
+import { Downstream, layerDownstream } from "./downstream.js";
 import { tradingHandlers } from "./handlers.js";
 import { layerRestingOrderConsumer } from "./resting-consumer.js";
 import { layerOrderStore, type OrderStore } from "./store.js";
@@ -54,7 +55,7 @@ export function layerTradingDatabase(database: DatabaseConfig): Layer.Layer<Sql,
 export function layerTrading(
   database: DatabaseConfig,
   options: TradingOptions = {},
-): Layer.Layer<OrderStore | Sql | TradingConfig | ClientsOf, PostgresError | ConfigInvalid | Unavailable, Health | Cache | EventBus> {
+): Layer.Layer<OrderStore | Downstream | Sql | TradingConfig | ClientsOf, PostgresError | ConfigInvalid | Unavailable, Health | Cache | EventBus> {
   const settings = Layer.unwrap(
     Effect.map(options.settings === undefined ? readConfig(tradingConfig) : Effect.succeed(options.settings), layerTradingSettings),
   );
@@ -62,10 +63,17 @@ export function layerTrading(
   const db = layerTradingDatabase(database);
   const store = layerOrderStore.pipe(Layer.provide(layerOutbox({ source: name })));
   const background = Layer.mergeAll(layerOutboxRelay(options.relay), layerRestingOrderConsumer);
-  return background.pipe(
+  return Layer.merge(background, layerDownstream).pipe(
     Layer.provideMerge(Layer.mergeAll(store, settings, clients, layerSqlHealth)),
     Layer.provideMerge(db),
   );
 }
 
 type ClientsOf = Layer.Success<ReturnType<typeof layerClient<typeof Universe>>> | Layer.Success<ReturnType<typeof layerClient<typeof Portfolio>>> | Layer.Success<ReturnType<typeof layerClient<typeof Market>>>;
+
+/** The trading service as the kit runs it, alone (main.ts) or with the others (the launcher). */
+export const trading = defineService({
+  name,
+  binding: tradingService,
+  resources: ({ database }) => layerTrading(database),
+});

@@ -134,25 +134,20 @@ export const layerOrderStore: Layer.Layer<OrderStore, never, Sql | Outbox> = Lay
   }),
 );
 
-interface LockedAccount {
-  readonly cash_minor: string;
-  readonly held_minor: string;
-  readonly filled_quantity: string | null;
-  readonly offered_quantity: string | null;
-}
-
 async function place(tx: postgres.TransactionSql, outbox: OutboxShape, p: Placement): Promise<PlaceOutcome> {
   const { terms } = p;
   // The account's lock serialises its placements: two concurrent orders cannot both pass the
-  // check, and a second placement with the same key sees the first one's order.
-  const [account] = await tx<LockedAccount[]>`
-    select a.cash_minor, a.held_minor, h.filled_quantity, h.offered_quantity
-    from accounts a left join holdings h on h.account_id = a.account_id and h.symbol = ${terms.symbol}
-    where a.account_id = ${terms.accountId}
-    for update of a`;
+  // check, and a second placement with the same key sees the first one's order. What is read
+  // after it is read afresh (read committed: each statement sees what committed before it).
+  const [account] = await tx<{ cash_minor: string; held_minor: string }[]>`
+    select cash_minor, held_minor from accounts where account_id = ${terms.accountId} for update`;
   if (account === undefined) throw new Error(`account ${terms.accountId} was not registered before placing`);
-  const [existing] = await tx<OrderRow[]>`
-    select ${tx.unsafe(orderColumns)} from orders where account_id = ${terms.accountId} and idempotency_key = ${terms.idempotencyKey}`;
+  const [[existing], [holding]] = await Promise.all([
+    tx<OrderRow[]>`
+      select ${tx.unsafe(orderColumns)} from orders where account_id = ${terms.accountId} and idempotency_key = ${terms.idempotencyKey}`,
+    tx<{ filled_quantity: string; offered_quantity: string }[]>`
+      select filled_quantity, offered_quantity from holdings where account_id = ${terms.accountId} and symbol = ${terms.symbol}`,
+  ]);
   if (existing !== undefined) {
     const order = await readOrder(tx, existing);
     return sameTerms(order, terms) ? { _tag: "Existing", order } : { _tag: "KeyReused", orderId: order.orderId };
@@ -168,7 +163,7 @@ async function place(tx: postgres.TransactionSql, outbox: OutboxShape, p: Placem
     if (refused !== undefined) return { _tag: "InsufficientFunds", ...refused };
   } else {
     const refused = checkPosition(
-      { filledQuantity: BigInt(account.filled_quantity ?? 0), offeredQuantity: BigInt(account.offered_quantity ?? 0) },
+      { filledQuantity: BigInt(holding?.filled_quantity ?? 0), offeredQuantity: BigInt(holding?.offered_quantity ?? 0) },
       terms.quantity,
     );
     if (refused !== undefined) return { _tag: "InsufficientPosition", ...refused };
