@@ -10,7 +10,7 @@ import { RequestContext, type Unavailable } from "@meridian/kit";
 import { Cache, sharedKey } from "@meridian/kit/cache";
 import { RegimeReadingSchema, type RegimeReading } from "@meridian/sdk/market";
 import { indicatorsOf, minIndexCloses } from "./domain/indicators.js";
-import { classify } from "./domain/regime.js";
+import { classify, regimeName } from "./domain/regime.js";
 import { InsufficientHistory } from "./errors.js";
 import { toReadingMessage } from "./reading.js";
 import { MarketStore } from "./store.js";
@@ -53,7 +53,7 @@ export const layerRegimes: Layer.Layer<Regimes, never, MarketStore | Cache> = La
       const recorded = yield* store.recordIfChanged(reading, { correlationId });
       if (recorded !== undefined) {
         yield* Effect.logInfo("market regime changed").pipe(
-          Effect.annotateLogs({ previous: recorded.previous, current: regime, as_of: reading.asOf }),
+          Effect.annotateLogs({ previous: regimeName(recorded.previous), current: regimeName(regime), as_of: reading.asOf }),
         );
       }
       return toReadingMessage(reading);
