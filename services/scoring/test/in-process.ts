@@ -2,19 +2,18 @@
  * Scoring in-process for tests: its handlers behind the in-process transport,
  * over the real universe service (in-process, on a fresh PostgreSQL database)
  * and a market that is either served in this process (its binding and Layer
- * given, optionally behind injected faults) or remote at a URL. Services reach
+ * given, optionally wrapped, e.g. behind injected faults) or remote at a URL. Services reach
  * each other in-process as in the all-in-one launcher. Cache and event bus are
  * the in-process ones (streams prefixed per run) unless Layers are given.
  */
 import { createServer } from "node:net";
 import { Effect, Layer, ManagedRuntime } from "effect";
-import { layerHealth, layerLifecycle, type Health, type ServiceBinding } from "@meridian/kit";
+import { layerBacking, layerHealth, layerLifecycle, metrics, type Health, type ServiceBinding } from "@meridian/kit";
 import { layerMemoryCache, type Cache } from "@meridian/kit/cache";
 import { deferredLocalServices, LocalServices } from "@meridian/kit/client";
 import { layerMemoryEventBus, type EventBus } from "@meridian/kit/events";
 import { postgresDatabase, type TestDatabase } from "@meridian/kit/testing";
-import type { Faults } from "@meridian/kit/testing/faults";
-import { createEffectClient, type EffectClient } from "@meridian/sdk";
+import { createEffectClient, type EffectClient, type MeridianService } from "@meridian/sdk";
 import { Scoring } from "@meridian/sdk/scoring";
 import { layerStore, layerUniverseDatabase, universeService } from "@meridian/universe";
 import { layerScoring, scoringService } from "../src/service.js";
@@ -22,6 +21,8 @@ import { layerScoring, scoringService } from "../src/service.js";
 /** A scoring service running in this process, and its client. */
 export interface ScoringUnderTest {
   readonly client: EffectClient<typeof Scoring>;
+  /** A client of any service served in this process (market, universe), policies off. */
+  readonly clientOf: <M extends MeridianService>(service: M) => EffectClient<M>;
   /** Runs effects with the resources of every service in the process (cache, bus, clients). */
   readonly runtime: ManagedRuntime.ManagedRuntime<Cache | EventBus, unknown>;
   /** The database universe (and market, when served here) live in. */
@@ -34,8 +35,8 @@ export interface LocalService {
   readonly binding: Effect.Effect<ServiceBinding, never, any>;
   /** What its binding needs; may require Health, Cache, EventBus and LocalServices. */
   readonly layer: (database: { databaseUrl: string; dataDir: string }) => Layer.Layer<any, any, any>;
-  /** Faults injected before its handlers. */
-  readonly faults?: Faults;
+  /** Wraps its binding, e.g. to inject faults (`faults.binding`) or count calls in flight. */
+  readonly wrap?: (binding: ServiceBinding) => ServiceBinding;
 }
 
 /** How to build it. */
@@ -45,7 +46,7 @@ export interface ScoringOptions {
   /** The market, served in this process. */
   readonly market?: LocalService;
   /** Cache and event bus; default in-process. */
-  readonly backing?: Layer.Layer<Cache | EventBus, any, any>;
+  readonly backing?: Layer.Layer<Cache | EventBus, unknown, Health>;
 }
 
 const limits = { maxMessageBytes: 4 * 1024 * 1024, deadlineCapMs: 30_000 };
@@ -77,9 +78,9 @@ export async function startScoring(options: ScoringOptions = {}): Promise<Scorin
         Effect.Effect<ServiceBinding, never, any>
       >),
     );
-    const faults = options.market?.faults;
+    const wrap = options.market?.wrap ?? ((b: ServiceBinding) => b);
     local.bind(
-      bindings.map((b, i) => (i === 2 && faults !== undefined ? faults.binding(b) : b)),
+      bindings.map((b, i) => (i === 2 ? wrap(b) : b)),
       limits,
     );
   } catch (e) {
@@ -91,6 +92,7 @@ export async function startScoring(options: ScoringOptions = {}): Promise<Scorin
   return {
     // No policies on the test's own calls: each error is exactly what scoring answered.
     client: createEffectClient(Scoring, { transport, policy: false }),
+    clientOf: (service) => createEffectClient(service, { transport: local.registry.transportOf(service.desc.typeName)!, policy: false }),
     runtime,
     database,
     dispose: async () => {
@@ -98,6 +100,36 @@ export async function startScoring(options: ScoringOptions = {}): Promise<Scorin
       await database.drop();
     },
   };
+}
+
+/** The kit cache and event bus on the real Redis, under a key prefix of this run's own; `cleanup` deletes its keys. */
+export function redisBacking(redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379"): {
+  readonly layer: Layer.Layer<Cache | EventBus, unknown, Health>;
+  readonly prefix: string;
+  readonly cleanup: () => Promise<void>;
+} {
+  const prefix = `test:scoring:${crypto.randomUUID()}:`;
+  return {
+    prefix,
+    layer: layerBacking({ redisUrl, source: "test", events: { keyPrefix: prefix }, cache: { keyPrefix: `${prefix}cache:` } }),
+    cleanup: async () => {
+      const scan = Bun.spawnSync(["redis-cli", "-u", redisUrl, "--scan", "--pattern", `${prefix}*`]);
+      const keys = scan.stdout.toString().split("\n").filter((k) => k !== "");
+      if (keys.length > 0) Bun.spawnSync(["redis-cli", "-u", redisUrl, "del", ...keys]);
+    },
+  };
+}
+
+/** A call counter of the kit client metrics: calls scoring made to market's `method` that ended with `code`. */
+export function marketCalls(method: string, code = "ok"): number {
+  return metrics
+    .counter("rpc_client_requests_total", "", ["downstream", "method", "code"])
+    .get({ downstream: "market", method: `meridian.market.v1.MarketService/${method}`, code });
+}
+
+/** Score cache lookups by result, from the kit cache metrics. */
+export function scoreCacheLookups(result: "hit" | "miss" | "error"): number {
+  return metrics.counter("cache_requests_total", "", ["namespace", "result"]).get({ namespace: "scoring", result });
 }
 
 /** A local URL nothing listens on: calls to it are refused at once. */
@@ -117,4 +149,43 @@ export function violatedFields(error: { readonly _tag: string }): string[] {
   return error._tag === "InvalidArgument"
     ? (error as unknown as { fieldViolations: Array<{ field: string }> }).fieldViolations.map((v) => v.field)
     : [];
+}
+
+/**
+ * Counts the calls of one method in flight on a binding, and the most at once:
+ * how a test sees the concurrency a caller allows itself.
+ */
+export class InFlightProbe {
+  current = 0;
+  max = 0;
+  constructor(private readonly method: string) {}
+
+  /** The binding with the probe around `method`, on every path the server takes. */
+  binding(binding: ServiceBinding): ServiceBinding {
+    const track = async <A>(run: () => Promise<A>): Promise<A> => {
+      this.current += 1;
+      this.max = Math.max(this.max, this.current);
+      try {
+        return await run();
+      } finally {
+        this.current -= 1;
+      }
+    };
+    return {
+      service: binding.service,
+      toConnect: (options) => {
+        const impl = binding.toConnect(options) as Record<string, (request: unknown, context: unknown) => Promise<unknown>>;
+        const wrapped = { ...impl };
+        const handler = impl[this.method];
+        if (handler !== undefined) wrapped[this.method] = (request, context) => track(() => handler(request, context));
+        return wrapped as ReturnType<ServiceBinding["toConnect"]>;
+      },
+      toUnaryInvokers: (options) => {
+        const invokers = new Map(binding.toUnaryInvokers(options));
+        const invoke = invokers.get(this.method);
+        if (invoke !== undefined) invokers.set(this.method, (request, call) => track(() => invoke(request, call)));
+        return invokers;
+      },
+    };
+  }
 }
