@@ -8,6 +8,7 @@
  */
 import { Effect, Layer } from "effect";
 import {
+  corsConfig,
   layerServiceResources,
   readConfig,
   readServiceSettings,
@@ -39,7 +40,10 @@ const selected = selectedServices(process.argv.slice(2));
 const names = selected.map((d) => d.name);
 
 const platform = Layer.unwrap(
-  Effect.map(Effect.all([readConfig(serverConfig), readServiceSettings]), ([serverSettings, settings]) => {
+  // One server serves them all: the CORS allow-list is the edge's (the first definition that has one).
+  Effect.map(
+    Effect.all([readConfig(serverConfig), readServiceSettings, readConfig(selected.find((d) => d.cors !== undefined)?.cors ?? corsConfig)]),
+    ([serverSettings, settings, cors]) => {
     // Clients of services without a URL reach them in-process, once they are bound (after all resources start).
     const local = deferredLocalServices();
     const resources = selected
@@ -52,12 +56,19 @@ const platform = Layer.unwrap(
         local.bind(bound, { maxMessageBytes: serverSettings.maxMessageBytes, deadlineCapMs: serverSettings.deadlineCapMs }),
       ),
     );
-    const server = serve({ name: names.length === 1 ? names[0]! : "meridian", services: bindings, config: serverSettings });
+    const server = serve({
+      name: names.length === 1 ? names[0]! : "meridian",
+      services: bindings,
+      config: serverSettings,
+      cors,
+      httpRoutes: selected.flatMap((d) => d.httpRoutes ?? []),
+    });
     return Layer.effectDiscard(Effect.flatMap(Effect.service(Server), announce)).pipe(
       Layer.provide(Layer.merge(server, bindLocal)),
       Layer.provide(resources),
     );
-  }),
+  },
+  ),
 );
 
 /** Tells a person where everything is and how to try it. */

@@ -1,0 +1,71 @@
+/**
+ * The platform in distributed mode for end-to-end tests: every service its own process (the
+ * environment `bun run start:distributed` and compose give them), on a fresh PostgreSQL database
+ * and a Redis key prefix of its own, on ports no other test uses. Services can be killed and
+ * restarted one by one.
+ */
+import { fileURLToPath } from "node:url";
+import { postgresDatabase, startService, type RunningService, type TestDatabase } from "@meridian/kit/testing";
+import { portsOf, processEnvironment, topology, waitUntilReady, type SharedEnvironment } from "../distributed.js";
+
+/** The repository root, where the services' entries are. */
+export const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
+
+/** The dev API key the gateway is given. */
+export const devApiKey = `mk_test_${crypto.randomUUID().replaceAll("-", "")}`;
+
+export interface RunningPlatform {
+  readonly service: (name: string) => RunningService;
+  /** Base URL of a service's HTTP port. */
+  readonly httpUrl: (name: string) => string;
+  /** Starts a stopped (or killed) service again, with the same environment and ports. */
+  readonly restart: (name: string) => Promise<RunningService>;
+  readonly stop: () => Promise<void>;
+  readonly redisKeyPrefix: string;
+  readonly databaseUrl: string;
+}
+
+/** Starts every service (or the first `upTo` of the topology), each once its downstreams are ready. */
+export async function startPlatform(options: { readonly env?: Record<string, string> } = {}): Promise<RunningPlatform> {
+  const database: TestDatabase = await postgresDatabase();
+  const portOffset = 20_000 + Math.floor(Math.random() * 400) * 20;
+  const shared: SharedEnvironment = {
+    DATABASE_URL: database.env.DATABASE_URL!,
+    REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
+    REDIS_KEY_PREFIX: `e2e:${crypto.randomUUID().slice(0, 8)}:`,
+    GATEWAY_DEV_API_KEY: devApiKey,
+    LOG_LEVEL: "info",
+    ...options.env,
+  };
+  const running = new Map<string, RunningService>();
+  const start = async (name: string) => {
+    const node = topology.find((n) => n.name === name)!;
+    const service = await startService({
+      entry: node.entry,
+      cwd: repoRoot,
+      env: processEnvironment(node, shared, portOffset),
+      startTimeoutMs: 120_000,
+    });
+    running.set(name, service);
+    await waitUntilReady(service.httpUrl, 120_000, service.isRunning);
+    return service;
+  };
+  const stop = async () => {
+    for (const node of [...topology].reverse()) await running.get(node.name)?.stop(8000);
+    await database.drop();
+  };
+  try {
+    for (const node of topology) await start(node.name);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return {
+    service: (name) => running.get(name)!,
+    httpUrl: (name) => `http://127.0.0.1:${portsOf(topology.find((n) => n.name === name)!, portOffset).http}`,
+    restart: start,
+    stop,
+    redisKeyPrefix: shared.REDIS_KEY_PREFIX,
+    databaseUrl: shared.DATABASE_URL,
+  };
+}
