@@ -77,19 +77,19 @@ async function applyInTransaction(
   if (payload.side !== OrderSide.BUY && payload.side !== OrderSide.SELL) return refuse(`side ${payload.side} is neither buy nor sell`);
   if (!isAccountIdShape(payload.accountId)) return new UnknownAccount({ accountId: payload.accountId });
 
-  // The account row's lock serialises every fill of one account, across consumers.
-  const [account] = await tx<Array<{ currency: string }>>`
-    select currency from accounts where account_id = ${payload.accountId}::uuid for update`;
-  if (account === undefined) return new UnknownAccount({ accountId: payload.accountId });
-  if (payload.currency !== "" && payload.currency !== account.currency) {
-    return refuse(`currency ${payload.currency} is not the account's (${account.currency})`);
+  // One read: the account (its row locked, which serialises every fill of one account across
+  // consumers), whether the fill was applied before, and the symbol's position.
+  const [found] = await tx<Array<{ currency: string; seen: boolean; quantity: string | null; cost_basis_minor: string | null }>>`
+    select a.currency, exists (select 1 from fills f where f.fill_id = ${payload.fillId}) as seen,
+           p.quantity::text, p.cost_basis_minor::text
+    from accounts a left join positions p on p.account_id = a.account_id and p.symbol = ${payload.symbol}
+    where a.account_id = ${payload.accountId}::uuid
+    for update of a`;
+  if (found === undefined) return new UnknownAccount({ accountId: payload.accountId });
+  if (found.seen) return "duplicate";
+  if (payload.currency !== "" && payload.currency !== found.currency) {
+    return refuse(`currency ${payload.currency} is not the account's (${found.currency})`);
   }
-  const [seen] = await tx`select 1 from fills where fill_id = ${payload.fillId}`;
-  if (seen !== undefined) return "duplicate";
-
-  const [position] = await tx<Array<{ quantity: string; cost_basis_minor: string }>>`
-    select quantity::text, cost_basis_minor::text from positions
-    where account_id = ${payload.accountId}::uuid and symbol = ${payload.symbol}`;
   const fill: Fill = {
     fillId: payload.fillId,
     symbol: payload.symbol,
@@ -100,7 +100,9 @@ async function applyInTransaction(
     feeMinor: payload.feeMinor,
   };
   const effect = applyFill(
-    position === undefined ? undefined : { symbol: payload.symbol, quantity: BigInt(position.quantity), costBasisMinor: BigInt(position.cost_basis_minor) },
+    found.quantity === null || found.cost_basis_minor === null
+      ? undefined
+      : { symbol: payload.symbol, quantity: BigInt(found.quantity), costBasisMinor: BigInt(found.cost_basis_minor) },
     fill,
   );
   if (isRefusal(effect)) {
@@ -109,32 +111,37 @@ async function applyInTransaction(
 
   const filledAt = payload.filledAt === undefined ? event.time : timestampDate(payload.filledAt);
   const day = filledAt.toISOString().slice(0, 10);
-  if (effect.holding === undefined) {
-    await tx`delete from positions where account_id = ${payload.accountId}::uuid and symbol = ${payload.symbol}`;
-  } else {
-    await tx`
-      insert into positions (account_id, symbol, quantity, cost_basis_minor, last_price_micros, last_price_date)
-      values (${payload.accountId}::uuid, ${payload.symbol}, ${effect.holding.quantity.toString()}::bigint,
-              ${effect.holding.costBasisMinor.toString()}::bigint, ${payload.priceMicros.toString()}::bigint, ${day}::date)
-      on conflict (account_id, symbol) do update
-        set quantity = excluded.quantity, cost_basis_minor = excluded.cost_basis_minor,
-            last_price_micros = excluded.last_price_micros, last_price_date = excluded.last_price_date`;
-  }
+  // One write: the position (deleted when sold to zero), the account's cash, realised P&L and
+  // fill count, and the ledger row.
+  const holding = effect.holding;
   const [updated] = await tx<Array<{ fills_applied: string }>>`
+    with position as (
+      ${
+        holding === undefined
+          ? tx`delete from positions where account_id = ${payload.accountId}::uuid and symbol = ${payload.symbol}`
+          : tx`
+            insert into positions (account_id, symbol, quantity, cost_basis_minor, last_price_micros, last_price_date)
+            values (${payload.accountId}::uuid, ${payload.symbol}, ${holding.quantity.toString()}::bigint,
+                    ${holding.costBasisMinor.toString()}::bigint, ${payload.priceMicros.toString()}::bigint, ${day}::date)
+            on conflict (account_id, symbol) do update
+              set quantity = excluded.quantity, cost_basis_minor = excluded.cost_basis_minor,
+                  last_price_micros = excluded.last_price_micros, last_price_date = excluded.last_price_date`
+      }
+    ), ledger as (
+      insert into fills (fill_id, account_id, order_id, symbol, side, quantity, price_micros, gross_amount_minor, fee_minor,
+                         cash_delta_minor, realized_pnl_delta_minor, filled_at, event_id)
+      values (${payload.fillId}, ${payload.accountId}::uuid, ${payload.orderId}, ${payload.symbol}, ${payload.side},
+              ${payload.quantity.toString()}::bigint, ${payload.priceMicros.toString()}::bigint,
+              ${payload.grossAmountMinor.toString()}::bigint, ${payload.feeMinor.toString()}::bigint,
+              ${effect.cashDeltaMinor.toString()}::bigint, ${effect.realizedPnlDeltaMinor.toString()}::bigint,
+              ${filledAt}, ${event.id}::uuid)
+    )
     update accounts
     set cash_minor = cash_minor + ${effect.cashDeltaMinor.toString()}::bigint,
         realized_pnl_minor = realized_pnl_minor + ${effect.realizedPnlDeltaMinor.toString()}::bigint,
         fills_applied = fills_applied + 1
     where account_id = ${payload.accountId}::uuid
     returning fills_applied::text`;
-  await tx`
-    insert into fills (fill_id, account_id, order_id, symbol, side, quantity, price_micros, gross_amount_minor, fee_minor,
-                       cash_delta_minor, realized_pnl_delta_minor, filled_at, event_id)
-    values (${payload.fillId}, ${payload.accountId}::uuid, ${payload.orderId}, ${payload.symbol}, ${payload.side},
-            ${payload.quantity.toString()}::bigint, ${payload.priceMicros.toString()}::bigint,
-            ${payload.grossAmountMinor.toString()}::bigint, ${payload.feeMinor.toString()}::bigint,
-            ${effect.cashDeltaMinor.toString()}::bigint, ${effect.realizedPnlDeltaMinor.toString()}::bigint,
-            ${filledAt}, ${event.id}::uuid)`;
   await outbox.write(
     tx,
     AccountChangedEvent,

@@ -1,0 +1,104 @@
+/**
+ * 2,000 fills through the real path (trading's outbox → relay → Redis Streams → the portfolio
+ * consumer) with duplicates of two kinds (the same fill in a new envelope; the same envelope
+ * appended again) and a restart of the portfolio service mid-stream: every fill is applied
+ * exactly once and cash and positions come out right to the cent.
+ */
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { toBinary } from "@bufbuild/protobuf";
+import { Effect } from "effect";
+import postgres from "postgres";
+import { EnvelopeSchema, EventBus, makeEnvelope } from "@meridian/kit/events";
+import { RiskProfile } from "@meridian/sdk/portfolio";
+import type { OrderFilled } from "@meridian/sdk/trading";
+import { OrderFilledEvent } from "../src/events.js";
+import { eventually, orderFilled, startFillProducer, type FillProducer } from "./fills-fixture.js";
+import { startHarness, type Harness } from "./harness.js";
+import { expectedBooks, randomFills } from "./random-fills.js";
+
+let harness: Harness;
+let producer: FillProducer;
+let sql: postgres.Sql;
+
+beforeAll(async () => {
+  harness = await startHarness();
+  producer = await startFillProducer(harness.databaseUrl, harness.bus);
+  sql = postgres(harness.databaseUrl, { max: 2, onnotice: () => {}, connection: { search_path: "portfolio" } });
+}, 60_000);
+
+afterAll(async () => {
+  await sql?.end();
+  await producer?.dispose();
+  await harness?.dispose();
+});
+
+const initialCashMinor = 10_000_000n;
+
+test("2,000 fills with duplicates and a restart mid-stream: each applied once, books right to the cent", async () => {
+  const accounts: string[] = [];
+  for (let i = 0; i < 5; i++) {
+    const { account } = await Effect.runPromise(
+      harness.client.openAccount({ owner: "load", initialCashMinor, riskProfile: RiskProfile.AGGRESSIVE, idempotencyKey: `acct-${i}` }),
+    );
+    accounts.push(account!.accountId);
+  }
+  const fills = randomFills(accounts, 2_000, 7);
+  const sentinelAccount = (
+    await Effect.runPromise(
+      harness.client.openAccount({ owner: "load", initialCashMinor: 1_000n, riskProfile: RiskProfile.BALANCED, idempotencyKey: "sentinel" }),
+    )
+  ).account!.accountId;
+
+  // First half, then a restart while the consumer is working through it.
+  await producer.write(fills.slice(0, 1_000));
+  await eventually("some fills applied", async () => (await appliedCount()) > 100);
+  const appliedAtRestart = await appliedCount();
+  await harness.restart();
+  // It really was mid-stream: the restarted service had fills left to apply.
+  expect(appliedAtRestart).toBeLessThan(1_000);
+  // Second half, with 150 earlier fills again in new envelopes (same fill_id, new event id).
+  const again = fills.filter((_, i) => i % 13 === 0).slice(0, 150);
+  await producer.write([...fills.slice(1_000), ...again]);
+  await eventually("the outbox drained", async () => (await producer.unsent()) === 0);
+  // 150 envelopes appended twice more (the same event id: a relay's republishing).
+  const republished = fills.filter((_, i) => i % 11 === 5).slice(0, 150).map(encoded);
+  await Effect.runPromise(
+    Effect.flatMap(Effect.service(EventBus), (bus) =>
+      Effect.promise(() => bus.backend.append(bus.streamKey(OrderFilledEvent.topic), [...republished, ...republished], { maxLen: bus.maxLen })),
+    ).pipe(Effect.provide(harness.bus)),
+  );
+  // Behind everything: one more fill; once it is applied, everything before it was handled.
+  await producer.write([orderFilled({ accountId: sentinelAccount, fillId: "sentinel", side: "buy", quantity: 1n, priceMicros: 1_000_000n })]);
+  await eventually("the sentinel applied", async () => (await sql`select 1 from fills where fill_id = 'sentinel'`).length === 1, 60_000);
+
+  expect(await appliedCount()).toBe(2_001);
+  const [{ distinct }] = await sql<{ distinct: string }[]>`select count(distinct fill_id)::text as distinct from fills`;
+  expect(Number(distinct)).toBe(2_001);
+  const expected = expectedBooks(fills, initialCashMinor);
+  for (const accountId of accounts) {
+    const { portfolio } = await Effect.runPromise(harness.client.getPortfolio({ accountId }));
+    const books = expected.get(accountId)!;
+    expect(portfolio!.cashMinor).toBe(books.cashMinor);
+    expect(portfolio!.fillsApplied).toBe(BigInt(books.fills));
+    expect(Object.fromEntries(portfolio!.positions.map((p) => [p.symbol, p.quantity]))).toEqual(
+      Object.fromEntries([...books.quantities].filter(([, q]) => q > 0n)),
+    );
+    // Every minor unit accounted for: cash + cost of what is held = initial + realised.
+    const cost = portfolio!.positions.reduce((sum, p) => sum + p.costBasisMinor, 0n);
+    expect(portfolio!.cashMinor + cost).toBe(initialCashMinor + portfolio!.realizedPnlMinor);
+  }
+  // The duplicates reached the consumer and were recognised, not ignored by luck.
+  const [{ processed }] = await sql<{ processed: string }[]>`
+    select count(*)::text as processed from meridian_processed_events where consumer_group = 'portfolio'`;
+  // (each republished envelope is recorded once: its second copy is the same event id)
+  expect(Number(processed)).toBe(2_001 + again.length + republished.length);
+}, 120_000);
+
+async function appliedCount(): Promise<number> {
+  const [row] = await sql<{ n: string }[]>`select coalesce(sum(fills_applied), 0)::text as n from accounts`;
+  return Number(row!.n);
+}
+
+function encoded(fill: OrderFilled): Uint8Array {
+  return toBinary(EnvelopeSchema, makeEnvelope(OrderFilledEvent, fill, "trading"));
+}
