@@ -46,11 +46,11 @@ export async function startPlatform(options: { readonly rules?: PlanRules } = {}
   };
   const definitions: ReadonlyArray<ServiceDefinition<any>> = [
     universe,
-    defineService({ name: "market", binding: marketService, resources: ({ database }) => layerMarket({ ...database, seed: "auto" }) }),
+    defineService<any>({ name: "market", binding: marketService, resources: ({ database }) => layerMarket({ ...database, seed: "auto" }) }),
     scoring,
-    defineService({ name: "portfolio", binding: portfolioService, resources: ({ database }) => layerPortfolio({ database }) }),
+    defineService<any>({ name: "portfolio", binding: portfolioService, resources: ({ database }) => layerPortfolio({ database }) }),
     trading,
-    defineService({
+    defineService<any>({
       name: "planning",
       binding: planningService,
       resources: ({ database }) => layerPlanning({ ...database, env: {}, ...(options.rules === undefined ? {} : { rules: options.rules }) }),
