@@ -27,9 +27,14 @@ const tradingDaysPerYear = 252;
 /**
  * The indicators as of the last close of `index`. `peak` is the highest index close ever
  * recorded (at least the highest of `index`); `constituents` are each symbol's closes up to
- * the same day (only those with 200 or more count in breadth). Needs `minIndexCloses` closes.
+ * the same day (only those with 200 or more count in breadth), or the breadth already counted.
+ * Needs `minIndexCloses` closes.
  */
-export function indicatorsOf(index: ReadonlyArray<number>, constituents: ReadonlyArray<ReadonlyArray<number>>, peak = maxOf(index)): Indicators {
+export function indicatorsOf(
+  index: ReadonlyArray<number>,
+  constituents: ReadonlyArray<ReadonlyArray<number>> | number,
+  peak = maxOf(index),
+): Indicators {
   if (index.length < minIndexCloses) throw new RangeError(`need ${minIndexCloses} index closes, got ${index.length}`);
   const last = index[index.length - 1]!;
   return {
@@ -37,7 +42,7 @@ export function indicatorsOf(index: ReadonlyArray<number>, constituents: Readonl
     volatility60d: realisedVolatility(index, 60),
     trend50200: mean(index, 50) / mean(index, 200) - 1,
     drawdownFromPeak: Math.max(0, 1 - last / Math.max(peak, last)),
-    breadth: breadthOf(constituents),
+    breadth: typeof constituents === "number" ? constituents : breadthOf(constituents),
     return60d: last / index[index.length - 61]! - 1,
   };
 }
