@@ -67,14 +67,21 @@ export function layerGateway(options: {
   readonly databaseUrl: string | undefined;
   readonly dataDir: string;
   readonly settings: GatewaySettings;
+  /** Variables to read the downstreams' MERIDIAN_<SVC>_… from instead of the process's (tests). */
+  readonly env?: Record<string, string | undefined>;
 }): Layer.Layer<GatewayResources, PostgresError | ConfigInvalid | Unavailable, Health> {
+  const env = options.env === undefined ? {} : { env: options.env };
   const database = layerMigratedDatabase({ databaseUrl: options.databaseUrl, dataDir: options.dataDir, schema: name, migrationsDir });
   const store = layerApiKeyStore.pipe(Layer.provideMerge(layerSqlHealth), Layer.provideMerge(database));
   const keys = Layer.mergeAll(layerAuthenticator, layerDevApiKey(options.settings.devApiKey)).pipe(Layer.provideMerge(store));
-  const clients = Layer.mergeAll(layerClient(Market), layerClient(Portfolio), layerClient(Planning, { policy: planningPolicy }));
+  const clients = Layer.mergeAll(
+    layerClient(Market, env),
+    layerClient(Portfolio, env),
+    layerClient(Planning, { policy: planningPolicy, ...env }),
+  );
   const edge = Layer.mergeAll(
     layerAccounts,
-    layerSystemStatus({ name, version, timeoutMs: options.settings.statusTimeoutMs }),
+    layerSystemStatus({ name, version, timeoutMs: options.settings.statusTimeoutMs, ...env }),
   ).pipe(Layer.provideMerge(clients));
   return Layer.merge(keys, edge);
 }

@@ -56,6 +56,8 @@ export function layerSystemStatus(options: {
   readonly name: string;
   readonly version: string;
   readonly timeoutMs: number;
+  /** Variables to read instead of the process's (tests). */
+  readonly env?: Record<string, string | undefined>;
 }): Layer.Layer<SystemStatus, ConfigInvalid, Health | EffectClients> {
   return Layer.effect(
     SystemStatus,
@@ -64,8 +66,8 @@ export function layerSystemStatus(options: {
       const local = Option.getOrUndefined(yield* Effect.serviceOption(LocalServices));
       const targets: Target[] = [];
       for (const [name, service] of platformServices) {
-        const config = yield* readConfig(downstreamConfig(name));
-        const readyz = yield* readConfig(Config.String(`${envPrefix(name)}READYZ_URL`).pipe(Config.withDefault("")));
+        const config = yield* readConfig(downstreamConfig(name), options.env);
+        const readyz = yield* readConfig(Config.String(`${envPrefix(name)}READYZ_URL`).pipe(Config.withDefault("")), options.env);
         const overridden = readyz.split(",").map((u) => u.trim().replace(/\/+$/, "")).filter((u) => u !== "");
         if (config.endpoints.length > 0 || overridden.length > 0) {
           const bases = overridden.length > 0 ? overridden : config.endpoints;
