@@ -11,3 +11,4 @@ export {
   type StartServiceOptions,
 } from "./service-process.js";
 export { adminUrl, databases, embeddedDatabase, postgresDatabase, type TestDatabase } from "./databases.js";
+export { startRedisServer, type RedisServerProcess } from "../redis/testing.js";
