@@ -66,7 +66,7 @@ describe("API keys", () => {
     const sql = postgres(gateway.database.env.DATABASE_URL!, { max: 1, onnotice: () => {} });
     try {
       const rows = await sql<Array<{ key_hash: string; owner: string; key_prefix: string }>>`select key_hash, owner, key_prefix from gateway.api_keys`;
-      expect(rows).toEqual([{ key_hash: hashApiKey(devApiKey), owner: "dev", key_prefix: devApiKey.slice(0, 9) }]);
+      expect([...rows]).toEqual([{ key_hash: hashApiKey(devApiKey), owner: "dev", key_prefix: devApiKey.slice(0, 9) }]);
       const dump = JSON.stringify(await sql`select * from gateway.api_keys`);
       expect(dump).not.toContain(devApiKey.slice(9));
     } finally {
