@@ -77,16 +77,9 @@ describe("bars and quotes", () => {
     const second = await run(market.client.ingestBars({ symbol: "KO", bars: [bar(day1!, 111_000_000n), bar(day2!, 112_000_000n)] }));
     expect(second).toMatchObject({ inserted: 1, updated: 1 });
     const { bars } = await run(market.client.getBars({ symbol: "KO", from: day1! }));
-    expect(bars.map((b) => [b.date, b.closeMicros])).toEqual([
-      [day1, 111_000_000n],
-      [day2, 112_000_000n],
-    ]);
+    expect(bars.map((b) => `${b.date} ${b.closeMicros}`)).toEqual([`${day1} 111000000`, `${day2} 112000000`]);
     const { quotes } = await run(market.client.getQuotes({ symbols: ["KO", "PG", "KO"] }));
-    expect(quotes.map((q) => [q.symbol, q.date])).toEqual([
-      ["KO", day2],
-      ["PG", "2025-12-31"],
-      ["KO", day2],
-    ]);
+    expect(quotes.map((q) => `${q.symbol} ${q.date}`)).toEqual([`KO ${day2}`, "PG 2025-12-31", `KO ${day2}`]);
   });
 });
 

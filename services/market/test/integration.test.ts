@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Effect, Fiber, ManagedRuntime, Stream } from "effect";
 import { metrics } from "@meridian/kit";
-import { tail, type ReceivedEvent } from "@meridian/kit/events";
+import { tail, type EventType, type ReceivedEvent } from "@meridian/kit/events";
 import { layerRedis, Redis, type RedisClient } from "@meridian/kit/redis";
 import { postgresDatabase, type TestDatabase } from "@meridian/kit/testing";
 import { Regime, type BarsIngested, type RegimeChanged } from "@meridian/sdk/market";
@@ -46,11 +46,9 @@ afterAll(async () => {
 }, 60_000);
 
 /** Collects a topic's events on the instance's (Redis) bus from now on; `stop` ends it. */
-function follow<A extends RegimeChanged | BarsIngested>(market: InProcessMarket, event: typeof RegimeChangedEvent | typeof BarsIngestedEvent) {
+function follow<A extends RegimeChanged | BarsIngested>(market: InProcessMarket, event: EventType<A>) {
   const received: Array<ReceivedEvent<A>> = [];
-  const fiber = market.runtime.runFork(
-    Stream.runForEach(tail(event as never), (e: ReceivedEvent<A>) => Effect.sync(() => received.push(e))),
-  );
+  const fiber = market.runtime.runFork(Stream.runForEach(tail(event), (e) => Effect.sync(() => received.push(e))));
   return { received, stop: () => Effect.runPromise(Fiber.interrupt(fiber)) };
 }
 
