@@ -17,6 +17,8 @@ export interface Platform {
   readonly universe: RunningService;
   readonly market: RunningService;
   readonly scoring: RunningService;
+  /** The private redis-server all three use. */
+  readonly redisUrl: string;
   readonly stop: () => Promise<void>;
 }
 
@@ -45,7 +47,7 @@ export async function startPlatform(scoringEnv: Record<string, string> = {}): Pr
       MERIDIAN_MARKET_URL: market.httpUrl,
       ...scoringEnv,
     });
-    return { universe, market, scoring, stop };
+    return { universe, market, scoring, redisUrl: redis.url, stop };
   } catch (e) {
     await stop();
     throw e;
