@@ -49,6 +49,14 @@ export function applyOrderFilled(
   );
 }
 
+/**
+ * Deliveries before a fill is dead-lettered. A sell can arrive before its buy when an instance
+ * dies holding the buy (it is claimed only after `claimIdleMs`) while another reads on: the sell
+ * is refused and redelivered with backoff (capped at claimIdleMs / 2), and 12 deliveries span
+ * well over claimIdleMs, so the buy is applied first. A fill still refused then is truly wrong.
+ */
+export const fillMaxDeliveries = 12;
+
 /** The consumer of fills, group "portfolio", for as long as the Layer lives. */
 export function layerFillConsumer(
   options: Partial<Omit<ConsumerOptions<OrderFilled, never, never>, "event" | "group" | "handle">> = {},
@@ -56,6 +64,7 @@ export function layerFillConsumer(
   return Layer.unwrap(
     Effect.map(Effect.service(Outbox), (outbox) =>
       layerConsumer({
+        maxDeliveries: fillMaxDeliveries,
         ...options,
         event: OrderFilledEvent,
         group: consumerGroup,
@@ -77,19 +86,21 @@ async function applyInTransaction(
   if (payload.side !== OrderSide.BUY && payload.side !== OrderSide.SELL) return refuse(`side ${payload.side} is neither buy nor sell`);
   if (!isAccountIdShape(payload.accountId)) return new UnknownAccount({ accountId: payload.accountId });
 
-  // One read: the account (its row locked, which serialises every fill of one account across
-  // consumers), whether the fill was applied before, and the symbol's position.
-  const [found] = await tx<Array<{ currency: string; seen: boolean; quantity: string | null; cost_basis_minor: string | null }>>`
-    select a.currency, exists (select 1 from fills f where f.fill_id = ${payload.fillId}) as seen,
-           p.quantity::text, p.cost_basis_minor::text
-    from accounts a left join positions p on p.account_id = a.account_id and p.symbol = ${payload.symbol}
-    where a.account_id = ${payload.accountId}::uuid
-    for update of a`;
-  if (found === undefined) return new UnknownAccount({ accountId: payload.accountId });
-  if (found.seen) return "duplicate";
-  if (payload.currency !== "" && payload.currency !== found.currency) {
-    return refuse(`currency ${payload.currency} is not the account's (${found.currency})`);
+  // The account row's lock serialises every fill of one account, across consumers. It is taken
+  // by a statement of its own: under READ COMMITTED the next statement's snapshot is taken after
+  // the lock is held, so it sees what the previous holder committed (a join in the locking
+  // statement would read the position as of before the wait).
+  const [account] = await tx<Array<{ currency: string }>>`
+    select currency from accounts where account_id = ${payload.accountId}::uuid for update`;
+  if (account === undefined) return new UnknownAccount({ accountId: payload.accountId });
+  if (payload.currency !== "" && payload.currency !== account.currency) {
+    return refuse(`currency ${payload.currency} is not the account's (${account.currency})`);
   }
+  const [found] = await tx<Array<{ seen: boolean; quantity: string | null; cost_basis_minor: string | null }>>`
+    select exists (select 1 from fills f where f.fill_id = ${payload.fillId}) as seen,
+           (select quantity::text from positions where account_id = ${payload.accountId}::uuid and symbol = ${payload.symbol}) as quantity,
+           (select cost_basis_minor::text from positions where account_id = ${payload.accountId}::uuid and symbol = ${payload.symbol}) as cost_basis_minor`;
+  if (found!.seen) return "duplicate";
   const fill: Fill = {
     fillId: payload.fillId,
     symbol: payload.symbol,
@@ -100,9 +111,9 @@ async function applyInTransaction(
     feeMinor: payload.feeMinor,
   };
   const effect = applyFill(
-    found.quantity === null || found.cost_basis_minor === null
+    found!.quantity === null || found!.cost_basis_minor === null
       ? undefined
-      : { symbol: payload.symbol, quantity: BigInt(found.quantity), costBasisMinor: BigInt(found.cost_basis_minor) },
+      : { symbol: payload.symbol, quantity: BigInt(found!.quantity), costBasisMinor: BigInt(found!.cost_basis_minor) },
     fill,
   );
   if (isRefusal(effect)) {

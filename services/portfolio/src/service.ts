@@ -5,17 +5,17 @@
  * build) Health and EventBus; LocalServices is used when present (market in-process).
  */
 import { fileURLToPath } from "node:url";
-import { Layer } from "effect";
-import type { ConfigInvalid, Health, Unavailable } from "@meridian/kit";
+import { Effect, Layer } from "effect";
+import { defineService, readConfig, type ConfigInvalid, type Health, type Unavailable } from "@meridian/kit";
 import { layerClient } from "@meridian/kit/client";
-import { layerOutbox, layerOutboxRelay, type EventBus, type Outbox, type RelayOptions } from "@meridian/kit/events";
+import { EventBus, layerOutbox, layerOutboxRelay, type Outbox, type RelayOptions } from "@meridian/kit/events";
 import { layerMigratedDatabase, layerSqlHealth, type PostgresError, type Sql } from "@meridian/kit/postgres";
 import type { EffectClient, PolicyOptions } from "@meridian/sdk";
 import { Market } from "@meridian/sdk/market";
 import { layerFillConsumer } from "./fills.js";
 import { portfolioHandlers } from "./handlers.js";
 import { layerPrices, type Prices } from "./prices.js";
-import { defaultPortfolioOptions, layerPortfolioOptions, type PortfolioOptions, type PortfolioSettingsTag } from "./settings.js";
+import { defaultPortfolioOptions, layerPortfolioOptions, portfolioConfig, type PortfolioOptions, type PortfolioSettingsTag } from "./settings.js";
 import { layerPortfolioStore, type PortfolioStore } from "./store.js";
 
 export { portfolioConfig, defaultPortfolioOptions, type PortfolioOptions } from "./settings.js";
@@ -56,7 +56,7 @@ export interface PortfolioSettings {
 }
 
 /** What the service's Layers provide. */
-export type PortfolioResources = PortfolioStore | Prices | EffectClient<typeof Market> | PortfolioSettingsTag | Outbox | Sql;
+export type PortfolioResources = PortfolioStore | Prices | EffectClient<typeof Market> | PortfolioSettingsTag | Outbox | Sql | EventBus;
 
 /**
  * Everything the service runs on, for main.ts and the launcher: the migrated database, its
@@ -76,10 +76,23 @@ export function layerPortfolio(
     }),
     layerOutboxRelay(settings.relay),
   );
-  return Layer.mergeAll(workers, layerPortfolioStore, layerPrices({ quoteTimeoutMs: options.quoteTimeoutMs }), layerPortfolioOptions(options)).pipe(
+  // The bus passes through: WatchPortfolio follows AccountChanged on it.
+  const bus = Layer.effect(EventBus, Effect.service(EventBus));
+  return Layer.mergeAll(workers, bus, layerPortfolioStore, layerPrices({ quoteTimeoutMs: options.quoteTimeoutMs }), layerPortfolioOptions(options)).pipe(
     Layer.provideMerge(layerOutbox({ source: name })),
     Layer.provideMerge(layerSqlHealth),
     Layer.provideMerge(database),
     Layer.provideMerge(market),
   );
 }
+
+/**
+ * The portfolio service as the kit runs it, alone (main.ts: `runService(portfolio)`) or with the
+ * others (the launcher). Its PORTFOLIO_* variables are read as its resources are built.
+ */
+export const portfolio = defineService({
+  name,
+  binding: portfolioService,
+  resources: ({ database }) =>
+    Layer.unwrap(Effect.map(readConfig(portfolioConfig), (options) => layerPortfolio({ database, options }))),
+});
