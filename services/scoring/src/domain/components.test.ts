@@ -3,10 +3,10 @@ import { closesNeeded, components, linearScore } from "./components.js";
 
 describe("sub-score mappings", () => {
   test("a clamped line: worst scores 0, best 100, halfway 50", () => {
-    const momentum3m = components.momentum3m.scale; // -0.2 → 0, +0.2 → 100
+    const momentum3m = components.momentum3m.scale; // -0.3 → 0, +0.3 → 100
     expect(linearScore(0, momentum3m)).toBe(50);
-    expect(linearScore(0.1, momentum3m)).toBeCloseTo(75, 10); // 100 * (0.1 + 0.2) / 0.4
-    expect(linearScore(-0.2, momentum3m)).toBe(0);
+    expect(linearScore(0.15, momentum3m)).toBeCloseTo(75, 10); // 100 * (0.15 + 0.3) / 0.6
+    expect(linearScore(-0.3, momentum3m)).toBe(0);
     expect(linearScore(0.35, momentum3m)).toBe(100); // beyond best: clamped
     expect(linearScore(-0.9, momentum3m)).toBe(0);
   });

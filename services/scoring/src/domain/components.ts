@@ -44,17 +44,17 @@ export const windows = {
 
 /** Every component's window, measure and mapping. */
 export const components: Readonly<Record<ComponentName, ComponentSpec>> = {
-  // 3-month return: −20% scores 0, +20% scores 100.
+  // 3-month return: −30% scores 0, +30% scores 100.
   momentum3m: {
     closesNeeded: windows.momentum3m + 1,
     measure: (c) => momentum(c, windows.momentum3m),
-    scale: { worst: -0.2, best: 0.2 },
+    scale: { worst: -0.3, best: 0.3 },
   },
-  // 12-month return: −40% scores 0, +40% scores 100.
+  // 12-month return: −60% scores 0, +60% scores 100.
   momentum12m: {
     closesNeeded: windows.momentum12m + 1,
     measure: (c) => momentum(c, windows.momentum12m),
-    scale: { worst: -0.4, best: 0.4 },
+    scale: { worst: -0.6, best: 0.6 },
   },
   // Annualised volatility of 63 daily returns: 60% or more scores 0, 10% or less scores 100.
   volatility: {
@@ -68,11 +68,11 @@ export const components: Readonly<Record<ComponentName, ComponentSpec>> = {
     measure: (c) => maxDrawdown(c, windows.maxDrawdown),
     scale: { worst: 0.5, best: 0 },
   },
-  // SMA50 / SMA200 − 1: −10% scores 0, +10% scores 100.
+  // SMA50 / SMA200 − 1: −20% scores 0, +20% scores 100.
   trendStrength: {
     closesNeeded: windows.trendLong,
     measure: (c) => trendStrength(c, windows.trendShort, windows.trendLong),
-    scale: { worst: -0.1, best: 0.1 },
+    scale: { worst: -0.2, best: 0.2 },
   },
 };
 

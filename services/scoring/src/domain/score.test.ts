@@ -35,10 +35,11 @@ describe("scores of constructed series, by hand", () => {
 
   test("a 20% fall on the last day", () => {
     const score = scored(scoreSeries("SHOCK", shock, Regime.CRISIS));
-    // Momentum: 80/100 - 1 = -0.2 over both windows. 3m: -0.2 → 0. 12m: 100 * (-0.2 + 0.4) / 0.8 = 25.
+    // Momentum: 80/100 - 1 = -0.2 over both windows. 3m: 100 × (-0.2 + 0.3) / 0.6 = 16.667.
+    // 12m: 100 × (-0.2 + 0.6) / 1.2 = 33.333.
     expect(score.momentum3m!.value).toBeCloseTo(-0.2, 12);
-    expect(score.momentum3m!.score).toBeCloseTo(0, 10);
-    expect(score.momentum12m!.score).toBeCloseTo(25, 10);
+    expect(score.momentum3m!.score).toBeCloseTo(100 / 6, 10);
+    expect(score.momentum12m!.score).toBeCloseTo(100 / 3, 10);
     // Volatility: 62 returns of 0 and one of -0.2. Σ(r - mean)² = Σr² - n·mean² = 0.04 - 0.04/63 = 0.04·62/63;
     // / 62 = 0.04/63; sd = 0.2/sqrt(63); × sqrt(252) = 0.2 × sqrt(4) = 0.4 → 100 × (0.4 - 0.6)/(0.1 - 0.6) = 40.
     expect(score.volatility!.value).toBeCloseTo(0.4, 12);
@@ -47,13 +48,15 @@ describe("scores of constructed series, by hand", () => {
     expect(score.maxDrawdown!.value).toBeCloseTo(0.2, 12);
     expect(score.maxDrawdown!.score).toBeCloseTo(60, 10);
     // Trend: SMA50 = (49×100 + 80)/50 = 99.6, SMA200 = (199×100 + 80)/200 = 99.9; 99.6/99.9 - 1 = -0.003003;
-    // → 100 × (-0.003003 + 0.1)/0.2 = 48.4985.
+    // → 100 × (-0.003003 + 0.2)/0.4 = 49.2492.
     expect(score.trendStrength!.value).toBeCloseTo(99.6 / 99.9 - 1, 12);
-    expect(score.trendStrength!.score).toBeCloseTo(48.4985, 3);
-    // Crisis: 0.05×0 + 0.05×25 + 0.35×40 + 0.40×60 + 0.15×48.4985 = 1.25 + 14 + 24 + 7.2748 = 46.5248
-    expect(score.composite).toBeCloseTo(46.5248, 3);
-    // Strong bull: 0.35×0 + 0.30×25 + 0.05×40 + 0.05×60 + 0.25×48.4985 = 7.5 + 2 + 3 + 12.1246 = 24.6246
-    expect(scored(scoreSeries("SHOCK", shock, Regime.STRONG_BULL)).composite).toBeCloseTo(24.6246, 3);
+    expect(score.trendStrength!.score).toBeCloseTo(49.2492, 3);
+    // Crisis: 0.05×16.667 + 0.05×33.333 + 0.35×40 + 0.40×60 + 0.15×49.2492
+    //       = 0.8333 + 1.6667 + 14 + 24 + 7.3874 = 47.8874
+    expect(score.composite).toBeCloseTo(47.8874, 3);
+    // Strong bull: 0.35×16.667 + 0.30×33.333 + 0.05×40 + 0.05×60 + 0.25×49.2492
+    //            = 5.8333 + 10 + 2 + 3 + 12.3123 = 33.1456
+    expect(scored(scoreSeries("SHOCK", shock, Regime.STRONG_BULL)).composite).toBeCloseTo(33.1456, 3);
   });
 
   test("only the last 253 closes count", () => {
