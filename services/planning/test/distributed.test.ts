@@ -1,0 +1,153 @@
+/**
+ * End to end across processes: universe, market, scoring, portfolio, trading
+ * and planning each run as their own process (remote mode between them, as in
+ * compose), on one real PostgreSQL database (a schema each) and the real Redis
+ * (a key prefix of this run's own). A rebalance is proposed, executed twice,
+ * and the fills reach the portfolio exactly once, correct to the cent.
+ */
+import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createMeridianClient, createNodeTransport } from "@meridian/sdk/node";
+import { Planning, PlanStatus } from "@meridian/sdk/planning";
+import { Portfolio, RiskProfile } from "@meridian/sdk/portfolio";
+import { OrderSide, Trading } from "@meridian/sdk/trading";
+import { postgresDatabase, startService, type RunningService, type TestDatabase } from "@meridian/kit/testing";
+import { eventually } from "./platform.js";
+
+const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
+const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+const keyPrefix = `test:planning-e2e:${crypto.randomUUID().slice(0, 8)}:`;
+
+let database: TestDatabase;
+const running: RunningService[] = [];
+const urls: Record<string, string> = {};
+
+const names = ["universe", "market", "scoring", "portfolio", "trading", "planning"] as const;
+/** Who calls whom (as in compose). */
+const calls: Record<(typeof names)[number], ReadonlyArray<string>> = {
+  universe: [],
+  market: ["universe"],
+  scoring: ["universe", "market"],
+  portfolio: ["market"],
+  trading: ["universe", "market", "portfolio"],
+  planning: ["universe", "market", "scoring", "portfolio", "trading"],
+};
+
+/** A port free now (the OS picks it, the listener closes). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+let planningProcess: RunningService;
+
+beforeAll(async () => {
+  database = await postgresDatabase();
+  // Ports are chosen first, so every process knows its downstreams' URLs and all start at once:
+  // clients connect on first call, not at start.
+  const ports = Object.fromEntries(await Promise.all(names.map(async (n) => [n, await freePort()] as const)));
+  for (const n of names) urls[n] = `http://127.0.0.1:${ports[n]}`;
+  const t0 = performance.now();
+  const started = await Promise.all(
+    names.map((name) =>
+      startService({
+        entry: `services/${name}/src/main.ts`,
+        cwd: repoRoot,
+        env: {
+          ...database.env,
+          HTTP_PORT: String(ports[name]),
+          REDIS_URL: redisUrl,
+          REDIS_KEY_PREFIX: keyPrefix,
+          MARKET_SEED: "auto",
+          ...Object.fromEntries(calls[name].map((d) => [`MERIDIAN_${d.toUpperCase()}_URL`, urls[d]!])),
+        },
+        startTimeoutMs: 90_000,
+      }).then((service) => {
+        console.error(`${name} listening after ${Math.round(performance.now() - t0)} ms`);
+        running.push(service);
+        return service;
+      }),
+    ),
+  );
+  planningProcess = started[names.indexOf("planning")]!;
+}, 180_000);
+
+afterAll(async () => {
+  await Promise.all(running.map((s) => s.stop()));
+  await database?.drop();
+  const scan = Bun.spawnSync(["redis-cli", "-u", redisUrl, "--scan", "--pattern", `${keyPrefix}*`]);
+  const keys = scan.stdout.toString().split("\n").filter((k) => k !== "");
+  if (keys.length > 0) Bun.spawnSync(["redis-cli", "-u", redisUrl, "del", ...keys]);
+}, 60_000);
+
+describe("planning across processes", () => {
+  test("propose (gRPC), execute twice (Connect): one order per trade; the portfolio holds exactly the plan, to the cent", async () => {
+    const portfolio = createMeridianClient(Portfolio, { baseUrl: urls.portfolio! });
+    const trading = createMeridianClient(Trading, { baseUrl: urls.trading! });
+    const overGrpc = createMeridianClient(Planning, {
+      transport: createNodeTransport({ baseUrl: planningProcess.grpcUrl, protocol: "grpc" }),
+      policy: { timeoutMs: 30_000 },
+    });
+    const overConnect = createMeridianClient(Planning, { baseUrl: urls.planning!, policy: { timeoutMs: 30_000 } });
+
+    const initialCash = 2_500_000n; // 25,000.00 USD
+    const { account } = await portfolio.openAccount({
+      owner: "e2e",
+      initialCashMinor: initialCash,
+      riskProfile: RiskProfile.CONSERVATIVE,
+      idempotencyKey: crypto.randomUUID(),
+    });
+    const accountId = account!.accountId;
+    const { plan } = await overGrpc.proposeRebalance({ accountId });
+    expect(plan!.trades.length).toBeGreaterThan(0);
+
+    const first = await overConnect.executePlan({ planId: plan!.planId });
+    const second = await overGrpc.executePlan({ planId: plan!.planId });
+    expect(second.orders.map((o) => o.orderId)).toEqual(first.orders.map((o) => o.orderId));
+    expect(second.plan!.status).toBe(PlanStatus.EXECUTED);
+    const { orders } = await trading.listOrders({ accountId, page: { pageSize: 500 } });
+    expect(orders.length).toBe(plan!.trades.length);
+
+    // Every fill applied once: cash = initial − Σ (gross + fee) of the buys; shares = the plan's quantities.
+    const fills = first.orders.flatMap((o) => o.fills.map((f) => ({ side: o.side, ...f })));
+    const spent = fills.reduce((sum, f) => sum + (f.side === OrderSide.BUY ? f.grossAmountMinor + f.feeMinor : -(f.grossAmountMinor - f.feeMinor)), 0n);
+    const state = await eventually(
+      async () => {
+        const { portfolio: p } = await portfolio.getPortfolio({ accountId });
+        return p!.fillsApplied >= BigInt(fills.length) ? p! : undefined;
+      },
+      20_000,
+      "portfolio to apply the fills",
+    );
+    expect(state.fillsApplied).toBe(BigInt(fills.length));
+    expect(state.cashMinor).toBe(initialCash - spent);
+    expect(state.cashMinor).toBeGreaterThan(0n);
+    expect(Object.fromEntries(state.positions.map((p) => [p.symbol, p.quantity]))).toEqual(
+      Object.fromEntries(plan!.trades.map((t) => [t.symbol, t.quantity])),
+    );
+  }, 60_000);
+
+  test("curl: ProposeRebalance and GetPlan as Connect JSON, an unknown plan as not_found", async () => {
+    const portfolio = createMeridianClient(Portfolio, { baseUrl: urls.portfolio! });
+    const { account } = await portfolio.openAccount({ owner: "curl", initialCashMinor: 1_000_000n, riskProfile: RiskProfile.AGGRESSIVE, idempotencyKey: crypto.randomUUID() });
+    const curl = (method: string, body: object) => {
+      const out = Bun.spawnSync([
+        "curl", "-s", "-X", "POST", `${urls.planning}/meridian.planning.v1.PlanningService/${method}`,
+        "-H", "content-type: application/json", "-d", JSON.stringify(body),
+      ]);
+      return JSON.parse(out.stdout.toString()) as Record<string, any>;
+    };
+    const proposed = curl("ProposeRebalance", { accountId: account!.accountId });
+    expect(proposed.plan.status).toBe("PLAN_STATUS_PROPOSED");
+    expect(proposed.plan.riskProfile).toBe("RISK_PROFILE_AGGRESSIVE");
+    expect(proposed.plan.trades[0].side).toBe("ORDER_SIDE_BUY");
+    const read = curl("GetPlan", { planId: proposed.plan.planId });
+    expect(read.plan).toEqual(proposed.plan);
+    const missing = curl("GetPlan", { planId: "nope" });
+    expect(missing.code).toBe("not_found");
+  }, 30_000);
+});
