@@ -38,17 +38,28 @@ export function accountPerformance(
       );
       latestClose = quotes.quotes.reduce<string | undefined>((max, q) => (max === undefined || q.date > max ? q.date : max), undefined);
       const to = range.to ?? latestClose ?? today();
+      const barsFrom = addDays(from, -lookbackDays);
+      // Data that ends before the range starts: no bars to ask for, the quotes carry the value.
       const bars = yield* Effect.forEach(
         symbols,
         (symbol) =>
-          deps.market.getBars({ symbol, from: addDays(from, -lookbackDays), to }).pipe(
+          (barsFrom > to ? Effect.succeed({ bars: [] }) : deps.market.getBars({ symbol, from: barsFrom, to })).pipe(
             Effect.catchTag("UnknownSymbols", () => Effect.succeed({ bars: [] })),
             Effect.mapError(marketUnavailable),
             Effect.map((response) => [symbol, response.bars.map((b) => ({ date: b.date, closeMicros: b.closeMicros }))] as const),
           ),
         { concurrency: 8 },
       );
-      for (const [symbol, list] of bars) closes.set(symbol, list);
+      // The quote is the latest close: it carries the value forward past the bars fetched.
+      const quoteOf = new Map(quotes.quotes.map((q) => [q.symbol, q]));
+      for (const [symbol, list] of bars) {
+        const quote = quoteOf.get(symbol);
+        const last = list.at(-1);
+        if (quote !== undefined && quote.date <= to && (last === undefined || quote.date > last.date)) {
+          list.push({ date: quote.date, closeMicros: quote.priceMicros });
+        }
+        closes.set(symbol, list);
+      }
     }
     let to = range.to ?? latestClose ?? today();
     // The data may end before the account opened: value that one day, at the last closes known.

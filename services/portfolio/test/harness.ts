@@ -5,7 +5,8 @@
  * listening, to test the fallback) or services served in-process.
  */
 import { Effect, Layer, ManagedRuntime } from "effect";
-import { inProcess, layerHealth, layerLifecycle } from "@meridian/kit";
+import { inProcess, layerHealth, layerLifecycle, type Health } from "@meridian/kit";
+import { layerMemoryCache, type Cache } from "@meridian/kit/cache";
 import type { LocalServices } from "@meridian/kit/client";
 import { layerRedisEventBus, type EventBus } from "@meridian/kit/events";
 import { layerRedis, Redis } from "@meridian/kit/redis";
@@ -28,6 +29,8 @@ export interface Harness {
   readonly databaseUrl: string;
   readonly keyPrefix: string;
   readonly bus: Layer.Layer<EventBus>;
+  /** The service's resources (e.g. its market client), as they are now. */
+  readonly runtime: { readonly runPromise: <A, E>(effect: Effect.Effect<A, E, any>) => Promise<A> };
   /** Stops the service (consumer, relay, pool) as a process shutdown would, and starts it again on the same data. */
   readonly restart: () => Promise<void>;
   readonly dispose: () => Promise<void>;
@@ -37,8 +40,8 @@ export interface Harness {
 export interface HarnessOptions {
   /** MERIDIAN_MARKET_URL (default: a port nothing listens on). */
   readonly marketUrl?: string;
-  /** Market (and what it needs) served in this process instead. */
-  readonly local?: Layer.Layer<LocalServices, unknown>;
+  /** Market (and what it needs) served in this process instead, on the harness's bus, a memory cache and health. */
+  readonly local?: Layer.Layer<LocalServices, unknown, Health | Cache | EventBus>;
   readonly options?: Partial<PortfolioOptions>;
   /** An existing database (default: a fresh one). */
   readonly database?: TestDatabase;
@@ -59,7 +62,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       relay: { pollIntervalMs: 20 },
     });
     const withMarket = options.local === undefined ? portfolio : portfolio.pipe(Layer.provide(options.local));
-    return ManagedRuntime.make(withMarket.pipe(Layer.provideMerge(bus), Layer.provideMerge(layerHealth.pipe(Layer.provide(layerLifecycle)))));
+    return ManagedRuntime.make(
+      withMarket.pipe(Layer.provideMerge(bus), Layer.provideMerge(layerMemoryCache()), Layer.provideMerge(layerHealth.pipe(Layer.provide(layerLifecycle)))),
+    );
   };
   let runtime = build();
   let transport = await runtime.runPromise(inProcess([portfolioService]));
@@ -76,6 +81,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     databaseUrl,
     keyPrefix,
     bus,
+    runtime: { runPromise: (effect) => runtime.runPromise(effect) },
     restart: async () => {
       await runtime.dispose();
       runtime = build();
