@@ -53,6 +53,24 @@ for (const implementation of implementations) {
         }),
       ), 15_000);
 
+    test("an event appended as soon as onFollowing is called is delivered: no wait needed", () =>
+      run(
+        Effect.gen(function* () {
+          const bus = yield* EventBus;
+          yield* bus.publish(OrderFilledEvent, sampleFill(20));
+          let following: () => void = () => {};
+          const started = new Promise<void>((resolve) => (following = resolve));
+          const follower = yield* tail(OrderFilledEvent, { blockMs: 200, onFollowing: () => following() }).pipe(
+            Stream.take(1),
+            Stream.runCollect,
+            Effect.forkScoped,
+          );
+          yield* Effect.promise(() => started);
+          yield* bus.publish(OrderFilledEvent, sampleFill(21));
+          expect((yield* Fiber.join(follower)).map((e) => e.payload.fillId)).toEqual([sampleFill(21).fillId]);
+        }),
+      ), 15_000);
+
     test("two followers each get every event: a live view is not a consumer group", () =>
       run(
         Effect.gen(function* () {

@@ -17,6 +17,11 @@ export interface TailOptions {
   readonly blockMs?: number;
   /** Entries per read (default 100). */
   readonly batchSize?: number;
+  /**
+   * Called once the follower has its starting point: every event appended after this call is in
+   * the stream (a live view can tell its client it is now watching).
+   */
+  readonly onFollowing?: () => void;
 }
 
 /** The group name followers report in their events (they read without a group). */
@@ -42,6 +47,7 @@ export const tail = <A extends Message>(event: EventType<A>, options: TailOption
         Effect.sync(() => r.close()),
       );
       const start = yield* retrying(() => bus.backend.lastId(key), event.topic);
+      options.onFollowing?.();
       return Stream.paginate(start, (after: string) =>
         retrying(() => reader.readAfter(key, after, count, blockMs), event.topic).pipe(
           Effect.map((entries) => {

@@ -26,16 +26,10 @@ const withKey: Interceptor = (next) => (request) => {
   request.header.set("authorization", `Bearer ${apiKey}`);
   return next(request);
 };
-// Marks the event stream open once its response headers arrive (before any event).
-const streamOpened: Interceptor = (next) => async (request) => {
-  const response = await next(request);
-  if (request.stream) setWatchState("open", "watching: fills and orders of this account, every regime change");
-  return response;
-};
 
 const client: MeridianClient<typeof Gateway> = createMeridianClient(Gateway, {
   baseUrl: location.origin,
-  interceptors: [withKey, streamOpened],
+  interceptors: [withKey],
   // One attempt: a failure shows at once; the page refreshes on its own.
   policy: { retry: false, timeoutMs: 30_000 },
 });
@@ -183,7 +177,12 @@ async function watch(accountId: string): Promise<void> {
   while (!controller.signal.aborted) {
     setWatchState("connecting", "connecting…");
     try {
-      for await (const response of client.watchEvents({ accountId }, { signal: controller.signal, timeoutMs: 0 })) {
+      for await (const response of client.watchEvents({ accountId }, { signal: controller.signal })) {
+        // The first message says the stream follows every topic: from here on nothing is missed.
+        if (response.event.case === "watching") {
+          setWatchState("open", "watching: orders and fills of this account, every regime change");
+          continue;
+        }
         addEvent(response);
         if (response.event.case === "orderFilled") schedulePortfolioRefresh();
       }
