@@ -24,7 +24,7 @@ describe("bad input is InvalidArgument naming each field", () => {
   test("ScoreSecurity: an invalid symbol", async () => {
     const error = await failureOf(scoring.client.scoreSecurity({ symbol: "not a symbol" }));
     expect(violatedFields(error)).toEqual(["symbol"]);
-  });
+  }, 20_000);
 
   test("BatchScore: empty, 501 symbols, duplicates and invalid symbols", async () => {
     expect(violatedFields(await failureOf(scoring.client.batchScore({ symbols: [] })))).toEqual(["symbols"]);
@@ -33,7 +33,7 @@ describe("bad input is InvalidArgument naming each field", () => {
     const error = await failureOf(scoring.client.batchScore({ symbols: ["AAPL", "aapl", "MSFT", "AAPL", "X Y"] }));
     expect(violatedFields(error)).toEqual(["symbols[1]", "symbols[3]", "symbols[4]"]);
     expect(String(error.message)).toContain("symbols[3] repeats symbols[0]");
-  });
+  }, 20_000);
 
   test("RankUniverse: top_n outside 1..500 and an unknown sector", async () => {
     expect(violatedFields(await failureOf(scoring.client.rankUniverse({ topN: 0 })))).toEqual(["top_n"]);
@@ -41,7 +41,7 @@ describe("bad input is InvalidArgument naming each field", () => {
       "top_n",
       "sector",
     ]);
-  });
+  }, 20_000);
 });
 
 describe("market down", () => {
@@ -64,5 +64,5 @@ describe("market down", () => {
       expect(error._tag).toBe("Unavailable");
       expect((error as unknown as { reason: string }).reason).toContain("CircuitOpen");
     }
-  });
+  }, 20_000);
 });

@@ -40,7 +40,7 @@ describe("scoring across processes", () => {
     expect(top).toEqual(await run(connect().rankUniverse({ topN: 5 })));
     const protocols = new Set(platform.scoring.logs().filter((l) => l.message === "rpc").map((l) => l.protocol));
     expect(protocols).toEqual(new Set(["connect", "grpc"]));
-  });
+  }, 30_000);
 
   test("bad input over gRPC names each field", async () => {
     const error = await run(Effect.flip(grpc().batchScore({ symbols: ["AAPL", "AAPL", "bad"] })));
@@ -49,7 +49,7 @@ describe("scoring across processes", () => {
       "symbols[1]",
       "symbols[2]",
     ]);
-  });
+  }, 30_000);
 
   test("plain HTTP: Connect JSON POST, and GET for a side-effect-free method", async () => {
     const post = await fetch(`${platform.scoring.httpUrl}/meridian.scoring.v1.ScoringService/ScoreSecurity`, {
@@ -65,7 +65,7 @@ describe("scoring across processes", () => {
     const get = await fetch(`${platform.scoring.httpUrl}/meridian.scoring.v1.ScoringService/RankUniverse?connect=v1&encoding=json&message=${message}`);
     expect(get.status).toBe(200);
     expect(((await get.json()) as { scores: unknown[] }).scores.length).toBe(3);
-  });
+  }, 30_000);
 
   test("IngestBars on the market process invalidates scoring's cached score (Redis Streams, group scoring)", async () => {
     const market = createEffectClient(Market, { baseUrl: platform.market.httpUrl });

@@ -64,7 +64,7 @@ describe("scoring over the real market", () => {
     expect(score).toEqual(expected);
     expect(score!.asOf).toBe(bars.at(-1)!.date);
     expectWellFormed(score!, reading!.regime);
-  });
+  }, 30_000);
 
   test("a second ScoreSecurity is a cache hit: market's GetBars is not called again", async () => {
     await run(scoring.client.scoreSecurity({ symbol: "JPM" }));
@@ -74,7 +74,7 @@ describe("scoring over the real market", () => {
     expect(marketCalls("GetBars")).toBe(bars);
     expect(scoreCacheLookups("hit")).toBe(hits + 1);
     expect(again.score!.symbol).toBe("JPM");
-  });
+  }, 30_000);
 
   test("a cached score is weighed for the current regime, whatever regime it was cached under", async () => {
     const { reading } = await run(market().getCurrentRegime({}));
@@ -95,7 +95,7 @@ describe("scoring over the real market", () => {
     expect(score!.volatility!.weight).not.toBe(weightsFor(other).volatility);
     expect(score!.volatility!.weight).toBe(weightsFor(reading!.regime).volatility);
     expect(score).toEqual(fresh);
-  });
+  }, 30_000);
 
   test("IngestBars invalidates the symbol's cached score through meridian.market.bars.ingested", async () => {
     const { score: before } = await run(scoring.client.scoreSecurity({ symbol: "KO" }));
@@ -129,13 +129,13 @@ describe("scoring over the real market", () => {
     expect(scores.map((s) => s.symbol)).toEqual(symbols);
     expect(getBars.max).toBeGreaterThan(1);
     expect(getBars.max).toBeLessThanOrEqual(16);
-  });
+  }, 30_000);
 
   test("BatchScore with unknown symbols fails with UnknownSymbols naming every one, in order", async () => {
     const error = await failureOf(scoring.client.batchScore({ symbols: ["AAPL", "ZZZZ", "MSFT", "QQQQ"] }));
     expect(error._tag).toBe("UnknownSymbols");
     expect((error as unknown as { symbols: string[] }).symbols).toEqual(["ZZZZ", "QQQQ"]);
-  });
+  }, 30_000);
 
   test("a security with a short history is InsufficientHistory; one without bars is unknown; neither is ranked", async () => {
     for (const symbol of ["NEWCO", "NOBARS"]) {
@@ -181,7 +181,7 @@ describe("scoring over the real market", () => {
     expect(tech.scores.length).toBe(3);
     expect(tech.scores.every((s) => techSymbols.has(s.symbol))).toBe(true);
     expect(tech.scores).toEqual(all.scores.filter((s) => techSymbols.has(s.symbol)).slice(0, 3));
-  });
+  }, 30_000);
 
   test("an inactive security is not ranked", async () => {
     const { security } = await run(universe().getSecurity({ symbol: "GE" }));
@@ -190,7 +190,7 @@ describe("scoring over the real market", () => {
     expect(ranked.scores.map((s) => s.symbol)).not.toContain("GE");
     // Still scored when asked for by name.
     expect((await run(scoring.client.scoreSecurity({ symbol: "GE" }))).score!.symbol).toBe("GE");
-  });
+  }, 30_000);
 });
 
 function nextWeekday(date: string): string {
