@@ -149,5 +149,9 @@ describe("planning across processes", () => {
     expect(read.plan).toEqual(proposed.plan);
     const missing = curl("GetPlan", { planId: "nope" });
     expect(missing.code).toBe("not_found");
+    // GetPlan has no side effects: Connect GET answers it too.
+    const message = encodeURIComponent(JSON.stringify({ planId: proposed.plan.planId }));
+    const get = Bun.spawnSync(["curl", "-s", `${urls.planning}/meridian.planning.v1.PlanningService/GetPlan?encoding=json&message=${message}`]);
+    expect(JSON.parse(get.stdout.toString()).plan).toEqual(proposed.plan);
   }, 30_000);
 });
