@@ -43,11 +43,14 @@ export function accountPerformance(
       const bars = yield* Effect.forEach(
         symbols,
         (symbol) =>
-          (barsFrom > to ? Effect.succeed({ bars: [] }) : deps.market.getBars({ symbol, from: barsFrom, to })).pipe(
-            Effect.catchTag("UnknownSymbols", () => Effect.succeed({ bars: [] })),
-            Effect.mapError(marketUnavailable),
-            Effect.map((response) => [symbol, response.bars.map((b) => ({ date: b.date, closeMicros: b.closeMicros }))] as const),
-          ),
+          barsFrom > to
+            ? Effect.succeed([symbol, [] as Close[]] as const)
+            : deps.market.getBars({ symbol, from: barsFrom, to }).pipe(
+                Effect.map((response) => response.bars.map((b): Close => ({ date: b.date, closeMicros: b.closeMicros }))),
+                Effect.catchTag("UnknownSymbols", () => Effect.succeed([] as Close[])),
+                Effect.mapError(marketUnavailable),
+                Effect.map((list) => [symbol, list] as const),
+              ),
         { concurrency: 8 },
       );
       // The quote is the latest close: it carries the value forward past the bars fetched.

@@ -108,6 +108,17 @@ test("SIGKILL mid-stream, restart, a second instance: every fill applied exactly
     );
     expect(portfolio!.pricesStale).toBe(portfolio!.positions.length > 0);
   }
+  // A watch ends cleanly (no error) when its instance shuts down.
+  let received = 0;
+  const ending = Effect.runPromise(
+    clientOf(second)
+      .watchPortfolio({ accountId: watched })
+      .pipe(Stream.runForEach(() => Effect.sync(() => void received++)), Effect.exit),
+  );
+  await eventually("the watch's first state", async () => received === 1);
+  expect(await second.stop()).toBe(0);
+  const ended = await ending;
+  expect(ended._tag).toBe("Success");
   // The watcher's states only move forward, and it saw more than the first one.
   expect(seen.length).toBeGreaterThan(1);
   const counts = seen.map((s) => s.fillsApplied);
