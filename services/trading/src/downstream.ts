@@ -4,9 +4,9 @@
  * account), the latest quote (market). Their errors become trading's.
  */
 import { Context, Effect, Layer } from "effect";
-import { Cache, sharedKey } from "@meridian/kit/cache";
+import { Cache, sharedKey, type CacheKey } from "@meridian/kit/cache";
 import { ServiceClient } from "@meridian/kit/client";
-import { Market, type Quote } from "@meridian/sdk/market";
+import { Market, QuoteSchema, UnknownSymbols, type Quote } from "@meridian/sdk/market";
 import { Portfolio } from "@meridian/sdk/portfolio";
 import { SecuritySchema, Universe } from "@meridian/sdk/universe";
 import { UnknownAccount, UnknownSymbol } from "./errors.js";
@@ -37,16 +37,15 @@ const securityOf = Effect.gen(function* () {
 });
 
 /**
- * The account's currency and initial cash. Both are fixed when portfolio opens an account, so
- * portfolio is asked once per account; trading keeps them with its own ledger of the account.
+ * The account's currency and initial cash, from portfolio, recorded with trading's own ledger of
+ * the account. Both are fixed when portfolio opens an account, so PlaceOrder asks only for an
+ * account it has no ledger of yet.
  */
 const accountFactsOf = Effect.gen(function* () {
   const portfolio = yield* Effect.service(ServiceClient(Portfolio));
   const store = yield* Effect.service(OrderStore);
   return (accountId: string) =>
     Effect.gen(function* () {
-      const known = yield* store.accountFacts(accountId);
-      if (known !== undefined) return known;
       const { portfolio: state } = yield* portfolio
         .getPortfolio({ accountId })
         .pipe(Effect.catchTag("UnknownAccount", () => Effect.fail(new UnknownAccount({ accountId }))));
@@ -58,15 +57,39 @@ const accountFactsOf = Effect.gen(function* () {
     });
 });
 
+/**
+ * The cache entry of a symbol's latest quote. It changes only when market ingests bars, and the
+ * limit-order consumer drops it on each BarsIngested; the TTL bounds staleness should an event
+ * be late.
+ */
+export function quoteKey(symbol: string): CacheKey<Quote> {
+  return sharedKey(QuoteSchema, "trading", "quote", symbol);
+}
+
+/** How long a quote may be served from the cache at most (BarsIngested drops it sooner). */
+export const quoteTtlSeconds = 60;
+
 /** The symbol's latest quote, or undefined when market has no bars for it. */
 const latestQuoteOf = Effect.gen(function* () {
   const market = yield* Effect.service(ServiceClient(Market));
+  const cache = yield* Effect.service(Cache);
   return (symbol: string) =>
-    market.getQuotes({ symbols: [symbol] }).pipe(
-      Effect.map((response): Quote | undefined => response.quotes.find((q) => q.symbol === symbol)),
-      // No bars, no price: the caller decides whether that refuses the order.
-      Effect.catchTags({ UnknownSymbols: () => Effect.succeed(undefined), InsufficientHistory: () => Effect.succeed(undefined) }),
-    );
+    cache
+      .getOrFetch(
+        quoteKey(symbol),
+        quoteTtlSeconds,
+        market.getQuotes({ symbols: [symbol] }).pipe(
+          Effect.flatMap((response) => {
+            const quote = response.quotes.find((q) => q.symbol === symbol);
+            return quote === undefined ? Effect.fail(new UnknownSymbols({ symbols: [symbol] })) : Effect.succeed(quote);
+          }),
+        ),
+      )
+      .pipe(
+        Effect.map((quote): Quote | undefined => quote),
+        // No bars, no price: the caller decides whether that refuses the order.
+        Effect.catchTags({ UnknownSymbols: () => Effect.succeed(undefined), InsufficientHistory: () => Effect.succeed(undefined) }),
+      );
 });
 
 /** The lookups PlaceOrder makes in other services. */

@@ -137,6 +137,9 @@ describe("limit orders", () => {
     const portfolio = t.clientOf(Portfolio);
     await until(async () => (await run(portfolio.getPortfolio({ accountId }))).portfolio!.fillsApplied === 1n);
     expect((await run(portfolio.getPortfolio({ accountId }))).portfolio!.cashMinor).toBe(1_000_000n - 96_500n - 96n);
+    // The quote moved with the bars (the cached one was dropped): $97.50 + 5 bps = $97.54875.
+    const next = await run(t.client.placeOrder(buy(accountId, { quantity: 1n })));
+    expect(next.order!.fills[0]!.priceMicros).toBe(97_548_750n);
   }, 30_000);
 });
 

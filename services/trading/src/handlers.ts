@@ -42,7 +42,7 @@ export const tradingHandlers = Effect.gen(function* () {
         if (!valid.ok) return yield* new InvalidArgument({ fieldViolations: valid.violations });
         const { terms } = valid;
         // A retry of a placed order is answered from the database alone.
-        const earlier = yield* store.findByKey(terms.accountId, terms.idempotencyKey);
+        const { earlier, facts } = yield* store.lookup(terms.accountId, terms.idempotencyKey);
         if (earlier !== undefined) {
           if (!sameTerms(earlier, terms)) {
             return yield* new IdempotencyKeyReused({ idempotencyKey: terms.idempotencyKey, orderId: earlier.orderId });
@@ -52,7 +52,7 @@ export const tradingHandlers = Effect.gen(function* () {
 
         const security = yield* universe(terms.symbol);
         if (!security.active) return yield* new SymbolNotTradable({ symbol: terms.symbol });
-        const account = yield* portfolio(terms.accountId);
+        const account = facts ?? (yield* portfolio(terms.accountId));
         if (account.currency !== security.currency) {
           return yield* new CurrencyMismatch({
             accountId: terms.accountId,

@@ -1,17 +1,19 @@
 /**
  * Limit orders fill when market ingests bars that cross them: trading consumes
- * meridian.market.bars.ingested (group "trading"), reads the new bars from
- * market, and fills the symbol's crossed orders with their OrderFilled events,
- * in one transaction that also records the event as processed (a redelivery
- * fills nothing twice).
+ * meridian.market.bars.ingested (group "trading"), drops the symbol's cached
+ * quote, reads the new bars from market, and fills the symbol's crossed orders
+ * with their OrderFilled events, in one transaction that also records the event
+ * as processed (a redelivery fills nothing twice).
  */
 import { Effect, Layer } from "effect";
 import { isConnectionFailure } from "@meridian/kit/postgres";
 import { Unavailable } from "@meridian/kit";
+import { Cache } from "@meridian/kit/cache";
 import { ServiceClient } from "@meridian/kit/client";
 import { idempotent, layerConsumer, type ReceivedEvent } from "@meridian/kit/events";
 import { Market, type BarsIngested } from "@meridian/sdk/market";
 import { TradingConfig } from "./config.js";
+import { quoteKey } from "./downstream.js";
 import { barsIngested } from "./events.js";
 import type { DayBar } from "./resting.js";
 import { OrderStore } from "./store.js";
@@ -23,6 +25,7 @@ export const consumerGroup = "trading";
 export const layerRestingOrderConsumer = Layer.unwrap(
   Effect.gen(function* () {
     const market = yield* Effect.service(ServiceClient(Market));
+    const cache = yield* Effect.service(Cache);
     const store = yield* Effect.service(OrderStore);
     const { feeBps } = yield* Effect.service(TradingConfig);
 
@@ -46,6 +49,8 @@ export const layerRestingOrderConsumer = Layer.unwrap(
     const handle = (event: ReceivedEvent<BarsIngested>) =>
       Effect.gen(function* () {
         const { symbol, firstDate, lastDate } = event.payload;
+        // New bars may mean a new latest close: market orders must not fill at the old one.
+        yield* cache.invalidate(quoteKey(symbol));
         // The bars are read before the transaction opens: no remote call while rows are locked.
         const { bars } = yield* market
           .getBars({ symbol, from: firstDate, to: lastDate })

@@ -47,10 +47,14 @@ export type CancelOutcome =
 
 /** What the handlers and the limit-order consumer need from storage. */
 export interface OrderStoreShape {
-  /** The order an account placed with this idempotency key, if any. */
-  readonly findByKey: (accountId: string, idempotencyKey: string) => Effect.Effect<OrderRecord | undefined, Unavailable>;
-  /** The account's fixed facts, if it has placed an order before. */
-  readonly accountFacts: (accountId: string) => Effect.Effect<AccountFacts | undefined, Unavailable>;
+  /**
+   * In one query: the order the account placed with this idempotency key, if any, and the
+   * account's fixed facts, if it has placed an order before.
+   */
+  readonly lookup: (
+    accountId: string,
+    idempotencyKey: string,
+  ) => Effect.Effect<{ readonly earlier: OrderRecord | undefined; readonly facts: AccountFacts | undefined }, Unavailable>;
   /** Records an account's facts (from portfolio) before its first order; a no-op when known. */
   readonly registerAccount: (accountId: string, facts: AccountFacts) => Effect.Effect<void, Unavailable>;
   /** Places the order under the account's lock: idempotency, funds or position, the order, its fill, their events. */
@@ -86,17 +90,19 @@ export const layerOrderStore: Layer.Layer<OrderStore, never, Sql | Outbox> = Lay
     const outbox = yield* Effect.service(Outbox);
     const run = <A>(work: (sql: postgres.Sql) => Promise<A>) => Effect.provideContext(query(work), context);
     return {
-      findByKey: (accountId, idempotencyKey) =>
+      lookup: (accountId, idempotencyKey) =>
         run(async (sql) => {
-          const [row] = await sql<OrderRow[]>`
-            select ${sql.unsafe(orderColumns)} from orders where account_id = ${accountId} and idempotency_key = ${idempotencyKey}`;
-          return row === undefined ? undefined : readOrder(sql, row);
-        }),
-      accountFacts: (accountId) =>
-        run(async (sql) => {
-          const [row] = await sql<{ currency: string; initial_cash_minor: string }[]>`
-            select currency, initial_cash_minor from accounts where account_id = ${accountId}`;
-          return row === undefined ? undefined : { currency: row.currency, initialCashMinor: BigInt(row.initial_cash_minor) };
+          const [row] = await sql<Array<Partial<OrderRow> & { account_currency: string | null; initial_cash_minor: string | null }>>`
+            select a.currency as account_currency, a.initial_cash_minor, o.*
+            from (select 1) as one
+            left join accounts a on a.account_id = ${accountId}
+            left join orders o on o.account_id = ${accountId} and o.idempotency_key = ${idempotencyKey}`;
+          const facts =
+            row?.account_currency == null || row.initial_cash_minor == null
+              ? undefined
+              : { currency: row.account_currency, initialCashMinor: BigInt(row.initial_cash_minor) };
+          const earlier = row?.order_id == null ? undefined : await readOrder(sql, row as OrderRow);
+          return { earlier, facts };
         }),
       registerAccount: (accountId, facts) =>
         run(async (sql) => {
