@@ -6,6 +6,7 @@
  * each) and the in-process cache and event bus (streams prefixed per run).
  * Planning reaches the others only through its SDK clients.
  */
+import { Code, ConnectError } from "@connectrpc/connect";
 import { Effect, Layer, ManagedRuntime } from "effect";
 import {
   defineService,
@@ -37,7 +38,13 @@ export interface Platform {
 const limits = { maxMessageBytes: 4 * 1024 * 1024, deadlineCapMs: 60_000 };
 
 /** Starts every service planning calls, and planning, in this process. */
-export async function startPlatform(options: { readonly rules?: PlanRules } = {}): Promise<Platform> {
+export async function startPlatform(
+  options: {
+    readonly rules?: PlanRules;
+    /** Wraps trading's binding, e.g. to lose answers ({@link LostAnswers}). */
+    readonly wrapTrading?: (binding: ServiceBinding) => ServiceBinding;
+  } = {},
+): Promise<Platform> {
   const database = await postgresDatabase();
   const settings = {
     database: { databaseUrl: database.env.DATABASE_URL!, dataDir: "" },
@@ -70,7 +77,11 @@ export async function startPlatform(options: { readonly rules?: PlanRules } = {}
     const bindings = await runtime.runPromise(
       Effect.all(definitions.map((d) => d.binding)) as Effect.Effect<ServiceBinding[], never, unknown>,
     );
-    local.bind(bindings, limits);
+    const wrapTrading = options.wrapTrading ?? ((b: ServiceBinding) => b);
+    local.bind(
+      bindings.map((b) => (b.service.desc.typeName === "meridian.trading.v1.TradingService" ? wrapTrading(b) : b)),
+      limits,
+    );
   } catch (e) {
     await runtime.dispose();
     await database.drop();
@@ -101,5 +112,47 @@ export async function eventually<A>(check: () => Promise<A | undefined>, timeout
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await Bun.sleep(50);
+  }
+}
+
+/**
+ * Loses the answers of chosen calls of one method: the handler runs (its
+ * effects happen), then the caller gets `unavailable`, as when a process
+ * crashes or the network drops between the work and the reply.
+ */
+export class LostAnswers {
+  /** Calls of the method so far, answered or not. */
+  calls = 0;
+  /** Which calls (1-based) lose their answer; none by default. */
+  lose: (call: number) => boolean = () => false;
+
+  constructor(private readonly method: string) {}
+
+  binding(binding: ServiceBinding): ServiceBinding {
+    const after = async <A>(run: () => Promise<A>): Promise<A> => {
+      this.calls += 1;
+      const call = this.calls;
+      const answer = await run();
+      if (this.lose(call)) throw new ConnectError("the answer was lost", Code.Unavailable);
+      return answer;
+    };
+    return {
+      service: binding.service,
+      toConnect: (limits) => {
+        const impl = binding.toConnect(limits) as Record<string, (request: unknown, context: unknown) => Promise<unknown>>;
+        const handler = impl[this.method];
+        return (handler === undefined
+          ? impl
+          : { ...impl, [this.method]: (request: unknown, context: unknown) => after(() => handler(request, context)) }) as ReturnType<
+          ServiceBinding["toConnect"]
+        >;
+      },
+      toUnaryInvokers: (limits) => {
+        const invokers = new Map(binding.toUnaryInvokers(limits));
+        const invoke = invokers.get(this.method);
+        if (invoke !== undefined) invokers.set(this.method, (request, call) => after(() => invoke(request, call)));
+        return invokers;
+      },
+    };
   }
 }
