@@ -12,7 +12,7 @@ import { portsOf, processEnvironment, topology, waitUntilReady, type SharedEnvir
 export const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 
 /** The dev API key the gateway is given. */
-export const devApiKey = `mk_test_${crypto.randomUUID().replaceAll("-", "")}`;
+export const devApiKey = `mk_${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url")}`;
 
 export interface RunningPlatform {
   readonly service: (name: string) => RunningService;
