@@ -39,6 +39,7 @@ export function seedIfEmpty(mode: SeedMode): Effect.Effect<void, Unavailable, Ma
     if (!(yield* store.isEmpty)) return;
     const started = performance.now();
     const { series, history } = shippedData();
+    const generated = performance.now();
     if (!(yield* store.loadIfEmpty(series, history))) return;
     yield* (yield* Regimes).barsChanged;
     yield* Effect.logInfo("loaded the shipped market dataset").pipe(
@@ -47,6 +48,7 @@ export function seedIfEmpty(mode: SeedMode): Effect.Effect<void, Unavailable, Ma
         symbols: series.length,
         regime_changes: history.length,
         duration_ms: Math.round(performance.now() - started),
+        generate_ms: Math.round(generated - started),
       }),
     );
   });

@@ -4,8 +4,8 @@
  * (cache and refresher), the universe client, and the shipped dataset loaded on first start.
  */
 import { fileURLToPath } from "node:url";
-import { Config, Layer } from "effect";
-import type { ConfigInvalid, Health, Unavailable } from "@meridian/kit";
+import { Config, Effect, Layer } from "effect";
+import { readConfig, type ConfigInvalid, type Health, type Unavailable } from "@meridian/kit";
 import type { Cache } from "@meridian/kit/cache";
 import { layerClient } from "@meridian/kit/client";
 import { layerOutbox, layerOutboxRelay, type EventBus, type Outbox } from "@meridian/kit/events";
@@ -34,8 +34,8 @@ export const marketConfig: Config.Config<MarketConfig> = Config.all({
   seed: Config.Literals(["auto", "off"], "MARKET_SEED").pipe(Config.withDefault<SeedMode>("auto")),
 });
 
-/** Where the data lives and whether to seed it. */
-export interface MarketSettings extends MarketConfig {
+/** Where the data lives and whether to seed it (unset: MARKET_SEED, read at start). */
+export interface MarketSettings extends Partial<MarketConfig> {
   readonly databaseUrl: string | undefined;
   readonly dataDir: string;
 }
@@ -60,7 +60,11 @@ export function layerMarket(
   const database = layerSqlHealth.pipe(Layer.provideMerge(layerMarketDatabase(settings)));
   const store = layerMarketStore.pipe(Layer.provideMerge(layerOutbox({ source: name })), Layer.provideMerge(database));
   const regimes = layerRegimes.pipe(Layer.provideMerge(store));
-  return Layer.mergeAll(layerSeed(settings.seed), layerOutboxRelay()).pipe(
+  const seed =
+    settings.seed === undefined
+      ? Layer.unwrap(Effect.map(readConfig(marketConfig), (config) => layerSeed(config.seed)))
+      : layerSeed(settings.seed);
+  return Layer.mergeAll(seed, layerOutboxRelay()).pipe(
     Layer.provideMerge(regimes),
     Layer.merge(layerClient(Universe)),
   );
