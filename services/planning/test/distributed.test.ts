@@ -153,5 +153,16 @@ describe("planning across processes", () => {
     const message = encodeURIComponent(JSON.stringify({ planId: proposed.plan.planId }));
     const get = Bun.spawnSync(["curl", "-s", `${urls.planning}/meridian.planning.v1.PlanningService/GetPlan?encoding=json&message=${message}`]);
     expect(JSON.parse(get.stdout.toString()).plan).toEqual(proposed.plan);
+    // gRPC, as the README shows it with buf curl.
+    const grpc = Bun.spawnSync(
+      [
+        `${repoRoot}node_modules/.bin/buf`, "curl", "--protocol", "grpc", "--http2-prior-knowledge", "--schema", "proto",
+        "-d", JSON.stringify({ planId: proposed.plan.planId }),
+        `${planningProcess.grpcUrl}/meridian.planning.v1.PlanningService/GetPlan`,
+      ],
+      { cwd: repoRoot },
+    );
+    expect(grpc.exitCode).toBe(0);
+    expect(JSON.parse(grpc.stdout.toString()).plan.planId).toBe(proposed.plan.planId);
   }, 30_000);
 });

@@ -160,6 +160,10 @@ describe("planning with the real services", () => {
     expect(next!.trades).toEqual([]);
     expect(next!.targets.map((t) => t.symbol)).toEqual(plan!.targets.map((t) => t.symbol));
     expect(next!.targets.every((t) => Math.abs(t.currentWeight - t.targetWeight) < 0.01)).toBe(true);
+    // A plan with nothing to trade executes to no orders.
+    const empty = await run(planning().executePlan({ planId: next!.planId }));
+    expect(empty.orders).toEqual([]);
+    expect(empty.plan!.status).toBe(PlanStatus.EXECUTED);
   }, 60_000);
 
   test("an account in another currency is planned only in that currency", async () => {
