@@ -78,7 +78,7 @@ export function layerPortfolio(
   );
   // The bus passes through: WatchPortfolio follows AccountChanged on it.
   const bus = Layer.effect(EventBus, Effect.service(EventBus));
-  return Layer.mergeAll(workers, bus, layerPortfolioStore, layerPrices({ quoteTimeoutMs: options.quoteTimeoutMs }), layerPortfolioOptions(options)).pipe(
+  return Layer.mergeAll(workers, bus, layerPortfolioStore, layerPrices({ quoteTimeoutMs: options.quoteTimeoutMs, quoteTtlMs: options.quoteTtlMs }), layerPortfolioOptions(options)).pipe(
     Layer.provideMerge(layerOutbox({ source: name })),
     Layer.provideMerge(layerSqlHealth),
     Layer.provideMerge(database),

@@ -58,7 +58,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     const portfolio = layerPortfolio({
       database: { databaseUrl, dataDir: "" },
       env,
-      options: { quoteTimeoutMs: 1_000, watchRecheckMs: 5_000, claimIdleMs: 2_000, ...options.options },
+      options: { quoteTimeoutMs: 1_000, quoteTtlMs: 60_000, watchRecheckMs: 5_000, claimIdleMs: 2_000, ...options.options },
       relay: { pollIntervalMs: 20 },
     });
     const withMarket = options.local === undefined ? portfolio : portfolio.pipe(Layer.provide(options.local));

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { create } from "@bufbuild/protobuf";
 import { Effect, Fiber, Layer, Stream } from "effect";
+import { metrics } from "@meridian/kit";
 import { layerLocalServices } from "@meridian/kit/client";
 import { postgresDatabase } from "@meridian/kit/testing";
 import { layerMarket, marketService } from "@meridian/market";
@@ -46,6 +47,20 @@ async function ingest(symbol: string, closes: bigint[]) {
   await harness.runtime.runPromise(Effect.flatMap(Effect.service(MarketClient), (market) => market.ingestBars({ symbol, bars })));
 }
 
+async function ingestOne(symbol: string, date: string, close: bigint) {
+  const bars = [create(BarSchema, { date, openMicros: close, highMicros: close, lowMicros: close, closeMicros: close, volume: 1_000n })];
+  await harness.runtime.runPromise(Effect.flatMap(Effect.service(MarketClient), (market) => market.ingestBars({ symbol, bars })));
+}
+
+// Calls this process made to market's GetQuotes, from the kit's client metrics.
+function quoteCalls(): number {
+  return metrics
+    .render()
+    .split("\n")
+    .filter((line) => line.startsWith("rpc_client_requests_total{") && line.includes('downstream="market"') && line.includes("GetQuotes"))
+    .reduce((sum, line) => sum + Number(line.split(" ").at(-1)), 0);
+}
+
 let accountId: string;
 
 describe("with market", () => {
@@ -79,6 +94,23 @@ describe("with market", () => {
     ]);
   });
 
+  test("quotes are reused until market ingests bars for the symbol", async () => {
+    const before = quoteCalls();
+    for (let i = 0; i < 5; i++) await run(harness.client.getPortfolio({ accountId }));
+    expect(quoteCalls()).toBe(before);
+    // A new close for AAPL, Nov 6 ($162.00): the cached quote is dropped, the next read asks market
+    // (the quotes' TTL here is 60 s: only the invalidation can explain the new price).
+    await ingestOne("AAPL", "2026-11-06", 162_000_000n);
+    await eventually("the new AAPL quote", async () => {
+      const { portfolio } = await run(harness.client.getPortfolio({ accountId }));
+      return portfolio!.positions[0]!.lastPriceMicros === 162_000_000n;
+    });
+    const { portfolio } = await run(harness.client.getPortfolio({ accountId }));
+    expect(portfolio!.positions[0]).toMatchObject({ symbol: "AAPL", marketValueMinor: 97_200n });
+    expect(portfolio!.valuedAsOf).toBe("2026-11-05"); // MSFT's quote is still Nov 5's
+    expect(quoteCalls()).toBeGreaterThan(before);
+  });
+
   test("GetPerformance values each day's holdings at that day's close", async () => {
     const { points, totalReturn } = await run(harness.client.getPerformance({ accountId, from: "2026-11-02", to: "2026-11-05" }));
     // Nov 2: 849,900 + 10 × 150 → 999,900; Nov 3: 756,900 + 155,000 + 93,000 → 1,004,900;
@@ -91,9 +123,9 @@ describe("with market", () => {
     ]);
     expect(totalReturn).toBeCloseTo(12_175 / 999_900, 12);
     // Defaults: from the day the account opened (today, after the last close) to the latest close:
-    // one point, today, at the latest closes.
+    // one point, today, at the latest closes (AAPL's of Nov 6: 820,900 + 6 × 162.00 + 96,075).
     const defaults = await run(harness.client.getPerformance({ accountId }));
-    expect(defaults.points.map((p) => p.totalValueMinor)).toEqual([1_012_075n]);
+    expect(defaults.points.map((p) => p.totalValueMinor)).toEqual([820_900n + 97_200n + 96_075n]);
   });
 
   test("WatchPortfolio sends the portfolio, then the new one after a fill, until cancelled", async () => {
