@@ -44,6 +44,15 @@ async function freePort(): Promise<number> {
 }
 
 let planningProcess: RunningService;
+const envOf: Record<string, Record<string, string | undefined>> = {};
+
+/** Starts (or restarts, on the same HTTP port and data) one service process. */
+function launch(name: (typeof names)[number]): Promise<RunningService> {
+  return startService({ entry: `services/${name}/src/main.ts`, cwd: repoRoot, env: envOf[name]!, startTimeoutMs: 90_000 }).then((service) => {
+    running.push(service);
+    return service;
+  });
+}
 
 beforeAll(async () => {
   database = await postgresDatabase();
@@ -51,28 +60,17 @@ beforeAll(async () => {
   // clients connect on first call, not at start.
   const ports = Object.fromEntries(await Promise.all(names.map(async (n) => [n, await freePort()] as const)));
   for (const n of names) urls[n] = `http://127.0.0.1:${ports[n]}`;
-  const t0 = performance.now();
-  const started = await Promise.all(
-    names.map((name) =>
-      startService({
-        entry: `services/${name}/src/main.ts`,
-        cwd: repoRoot,
-        env: {
-          ...database.env,
-          HTTP_PORT: String(ports[name]),
-          REDIS_URL: redisUrl,
-          REDIS_KEY_PREFIX: keyPrefix,
-          MARKET_SEED: "auto",
-          ...Object.fromEntries(calls[name].map((d) => [`MERIDIAN_${d.toUpperCase()}_URL`, urls[d]!])),
-        },
-        startTimeoutMs: 90_000,
-      }).then((service) => {
-        console.error(`${name} listening after ${Math.round(performance.now() - t0)} ms`);
-        running.push(service);
-        return service;
-      }),
-    ),
-  );
+  for (const name of names) {
+    envOf[name] = {
+      ...database.env,
+      HTTP_PORT: String(ports[name]),
+      REDIS_URL: redisUrl,
+      REDIS_KEY_PREFIX: keyPrefix,
+      MARKET_SEED: "auto",
+      ...Object.fromEntries(calls[name].map((d) => [`MERIDIAN_${d.toUpperCase()}_URL`, urls[d]!])),
+    };
+  }
+  const started = await Promise.all(names.map(launch));
   planningProcess = started[names.indexOf("planning")]!;
 }, 180_000);
 
@@ -165,4 +163,37 @@ describe("planning across processes", () => {
     expect(grpc.exitCode).toBe(0);
     expect(JSON.parse(grpc.stdout.toString()).plan.planId).toBe(proposed.plan.planId);
   }, 30_000);
+
+  test("planning killed (SIGKILL) in the middle of an execution, restarted: executing again places nothing twice", async () => {
+    const portfolio = createMeridianClient(Portfolio, { baseUrl: urls.portfolio! });
+    const trading = createMeridianClient(Trading, { baseUrl: urls.trading! });
+    const client = () => createMeridianClient(Planning, { baseUrl: urls.planning!, policy: { timeoutMs: 30_000, retry: { maxAttempts: 1 } } });
+    const { account } = await portfolio.openAccount({
+      owner: "crash",
+      initialCashMinor: 5_000_000n,
+      riskProfile: RiskProfile.AGGRESSIVE,
+      idempotencyKey: crypto.randomUUID(),
+    });
+    const accountId = account!.accountId;
+    const { plan } = await client().proposeRebalance({ accountId });
+    const planned = async () =>
+      (await trading.listOrders({ accountId, page: { pageSize: 500 } })).orders.filter((o) => o.idempotencyKey.startsWith(`plan:${plan!.planId}:`));
+
+    const execution = client().executePlan({ planId: plan!.planId }).then(() => "finished", () => "cut off");
+    // The moment trading holds the plan's first order, the planning process dies without a word.
+    await eventually(async () => ((await planned()).length > 0 ? true : undefined), 20_000, "the first planned order");
+    planningProcess.signal("SIGKILL");
+    const atKill = (await planned()).length;
+    await planningProcess.exited;
+    await execution;
+    console.error(`planning killed with ${atKill} of ${plan!.trades.length} planned orders placed`);
+
+    planningProcess = await launch("planning");
+    const { orders, plan: executed } = await client().executePlan({ planId: plan!.planId });
+    expect(executed!.status).toBe(PlanStatus.EXECUTED);
+    const held = await planned();
+    expect(held.length).toBe(plan!.trades.length);
+    expect(new Set(held.map((o) => o.orderId))).toEqual(new Set(orders.map((o) => o.orderId)));
+    expect(orders.map((o) => o.idempotencyKey)).toEqual(plan!.trades.map((_, i) => `plan:${plan!.planId}:${i}`));
+  }, 120_000);
 });
