@@ -1,0 +1,132 @@
+/**
+ * A reusable closed-loop load generator for one unary RPC over Connect JSON (HTTP/1.1,
+ * keep-alive): `connections` workers each send the next request as soon as the previous one
+ * answered, for a warm-up and then a measured period. Every request body is made fresh from a
+ * template, so calls that must differ (an idempotency key each) do.
+ *
+ * As a module: `runUnaryLoad(options)`. As its own process (so the load does not share the
+ * caller's event loop): `bun bench/trading/load.ts '<LoadSpec as JSON>'` prints one JSON line,
+ * a {@link UnaryLoadResult}.
+ *
+ * Template placeholders: `$KEY` (unique per request), `$ACCOUNT` and `$SYMBOL` (round-robin
+ * over the lists given, offset per worker so concurrent requests spread over accounts).
+ */
+
+/** What to load, serialisable (it crosses to the generator process as JSON). */
+export interface LoadSpec {
+  /** The method's URL, e.g. http://127.0.0.1:8080/meridian.trading.v1.TradingService/PlaceOrder */
+  readonly url: string;
+  /** Extra request headers (e.g. an API key for the gateway). */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** The JSON request body, with placeholders. */
+  readonly template: string;
+  readonly accounts?: ReadonlyArray<string>;
+  readonly symbols?: ReadonlyArray<string>;
+  readonly connections: number;
+  readonly warmupS: number;
+  readonly durationS: number;
+  /** Prefix of every $KEY (default: a random one per run). */
+  readonly keyPrefix?: string;
+}
+
+/** What one measured run saw. */
+export interface UnaryLoadResult {
+  /** Calls answered in the measured period (warm-up excluded), any status. */
+  readonly requests: number;
+  /** Of those, answered 200. */
+  readonly ok: number;
+  readonly durationS: number;
+  /** Successful calls per second. */
+  readonly okPerSecond: number;
+  readonly p50Ms: number;
+  readonly p90Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+  /** Failed calls by Connect error code (or "network"). */
+  readonly errors: Readonly<Record<string, number>>;
+  /** Calls answered during the warm-up. */
+  readonly warmupRequests: number;
+}
+
+/** Runs the load and measures it. */
+export async function runUnaryLoad(spec: LoadSpec): Promise<UnaryLoadResult> {
+  const keyPrefix = spec.keyPrefix ?? `load-${crypto.randomUUID().slice(0, 8)}`;
+  const accounts = spec.accounts ?? [""];
+  const symbols = spec.symbols ?? [""];
+  const headers = { "content-type": "application/json", ...spec.headers };
+  const latenciesMs: number[] = [];
+  const errors: Record<string, number> = {};
+  let requests = 0;
+  let ok = 0;
+  let warmupRequests = 0;
+  let sequence = 0;
+
+  const startedAt = performance.now();
+  const measureFrom = startedAt + spec.warmupS * 1000;
+  const stopAt = measureFrom + spec.durationS * 1000;
+
+  const bodyFor = (worker: number, n: number) => {
+    const id = sequence++;
+    return spec.template
+      .replaceAll("$KEY", `${keyPrefix}-${id}`)
+      .replaceAll("$ACCOUNT", accounts[(worker + n * spec.connections) % accounts.length]!)
+      .replaceAll("$SYMBOL", symbols[(worker * 7 + n) % symbols.length]!);
+  };
+
+  const worker = async (index: number) => {
+    for (let n = 0; ; n++) {
+      const sentAt = performance.now();
+      if (sentAt >= stopAt) return;
+      let code = "ok";
+      try {
+        const response = await fetch(spec.url, { method: "POST", headers, body: bodyFor(index, n) });
+        const text = await response.text();
+        if (response.status !== 200) code = (JSON.parse(text) as { code?: string }).code ?? `http_${response.status}`;
+      } catch {
+        code = "network";
+      }
+      const doneAt = performance.now();
+      if (sentAt < measureFrom) {
+        warmupRequests += 1;
+        continue;
+      }
+      if (doneAt > stopAt) return; // answered after the period: not counted
+      requests += 1;
+      latenciesMs.push(doneAt - sentAt);
+      if (code === "ok") ok += 1;
+      else errors[code] = (errors[code] ?? 0) + 1;
+    }
+  };
+
+  await Promise.all(Array.from({ length: spec.connections }, (_, i) => worker(i)));
+  latenciesMs.sort((a, b) => a - b);
+  const at = (q: number) => latenciesMs[Math.min(latenciesMs.length - 1, Math.floor(q * latenciesMs.length))] ?? 0;
+  return {
+    requests,
+    ok,
+    durationS: spec.durationS,
+    okPerSecond: ok / spec.durationS,
+    p50Ms: at(0.5),
+    p90Ms: at(0.9),
+    p99Ms: at(0.99),
+    maxMs: latenciesMs.at(-1) ?? 0,
+    errors,
+    warmupRequests,
+  };
+}
+
+/** Runs the generator as a child process (its own event loop and CPU) and returns its result. */
+export async function runUnaryLoadProcess(spec: LoadSpec): Promise<UnaryLoadResult & { readonly generatorCpuS?: number }> {
+  const child = Bun.spawn([process.execPath, import.meta.path, JSON.stringify(spec)], { stdout: "pipe", stderr: "pipe" });
+  const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  if (code !== 0) throw new Error(`load generator exited ${code}: ${stderr.trim()}`);
+  const line = stdout.trim().split("\n").reverse().find((l) => l.startsWith("{"));
+  if (line === undefined) throw new Error(`load generator printed no result:\n${stdout}\n${stderr}`);
+  const cpu = child.resourceUsage()?.cpuTime.total;
+  return { ...(JSON.parse(line) as UnaryLoadResult), ...(cpu === undefined ? {} : { generatorCpuS: Number(cpu) / 1e6 }) };
+}
+
+if (import.meta.main) {
+  const spec = JSON.parse(process.argv[2] ?? "") as LoadSpec;
+  console.log(JSON.stringify(await runUnaryLoad(spec)));
+}
