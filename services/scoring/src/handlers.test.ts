@@ -7,6 +7,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Code } from "@connectrpc/connect";
 import type { Effect } from "effect";
+import type { Security } from "@meridian/sdk/universe";
+import { activeSecurities } from "./universe-data.js";
 import { Sector } from "@meridian/sdk/universe";
 import { closedPortUrl, failureOf, startScoring, violatedFields, type ScoringUnderTest } from "../test/in-process.js";
 
@@ -41,6 +43,18 @@ describe("bad input is InvalidArgument naming each field", () => {
       "top_n",
       "sector",
     ]);
+  }, 20_000);
+});
+
+describe("universe listing", () => {
+  test("every page of active securities is read, each once, in symbol order", async () => {
+    const read = (pageSize: number) =>
+      scoring.runtime.runPromise(activeSecurities(undefined, pageSize) as Effect.Effect<ReadonlyArray<Security>, unknown, never>);
+    const onePage = await read(500);
+    const bySeven = await read(7);
+    expect(onePage.length).toBeGreaterThan(7 * 5);
+    expect(bySeven.map((s) => s.symbol)).toEqual(onePage.map((s) => s.symbol));
+    expect(onePage.every((s) => s.active)).toBe(true);
   }, 20_000);
 });
 

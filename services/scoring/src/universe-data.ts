@@ -13,15 +13,21 @@ import { downstreamFailure } from "./downstream.js";
 export const UniverseClient = ServiceClient(Universe);
 export type UniverseClient = EffectClient<typeof Universe>;
 
+/** Securities asked for per ListSecurities page: the most universe serves. */
+export const listPageSize = 500;
+
 /** Every active security (of one sector, when given), in symbol order, across all pages. */
-export function activeSecurities(sector: Sector | undefined): Effect.Effect<ReadonlyArray<Security>, Unavailable, UniverseClient> {
+export function activeSecurities(
+  sector: Sector | undefined,
+  pageSize = listPageSize,
+): Effect.Effect<ReadonlyArray<Security>, Unavailable, UniverseClient> {
   return Effect.gen(function* () {
     const universe = yield* Effect.service(UniverseClient);
     const securities: Security[] = [];
     let pageToken = "";
     do {
       const page = yield* universe
-        .listSecurities({ active: true, ...(sector === undefined ? {} : { sector }), page: { pageSize: 500, pageToken } })
+        .listSecurities({ active: true, ...(sector === undefined ? {} : { sector }), page: { pageSize, pageToken } })
         .pipe(Effect.catch((error) => downstreamFailure("universe", "ListSecurities", error)));
       securities.push(...page.securities);
       pageToken = page.page?.nextPageToken ?? "";
