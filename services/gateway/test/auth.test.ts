@@ -10,16 +10,27 @@ import postgres from "postgres";
 import { createEffectClient } from "@meridian/sdk";
 import { Gateway } from "@meridian/sdk/gateway";
 import { generateApiKey, hashApiKey } from "../src/domain/api-keys.js";
-import { logged, startGatewayAlone, type GatewayAlone } from "./gateway-alone.js";
+import { startServer, type TestServer } from "../../../packages/kit/src/client/test-servers.js";
+import { closedPort, logged, startGatewayAlone, type GatewayAlone } from "./gateway-alone.js";
 
 const devApiKey = generateApiKey();
 const pageOrigin = "http://app.example:3000";
 let gateway: GatewayAlone;
+// A real kit server standing in for a remote service: its /readyz is what the status report reads.
+let remote: TestServer;
 
 beforeAll(async () => {
-  gateway = await startGatewayAlone({ devApiKey, corsOrigins: [pageOrigin] });
+  remote = await startServer([]);
+  gateway = await startGatewayAlone({
+    devApiKey,
+    corsOrigins: [pageOrigin],
+    env: { MERIDIAN_UNIVERSE_URL: remote.httpUrl, MERIDIAN_SCORING_URL: `${remote.httpUrl},${closedPort}` },
+  });
 }, 60_000);
-afterAll(() => gateway?.stop(), 30_000);
+afterAll(async () => {
+  await gateway?.stop();
+  await remote?.stop();
+}, 30_000);
 
 const rpc = (method: string, headers: Record<string, string> = {}, body: unknown = {}) =>
   fetch(`${gateway.url}/meridian.gateway.v1.GatewayService/${method}`, {
@@ -91,15 +102,19 @@ describe("API keys", () => {
   }, 30_000);
 });
 
-describe("the platform status without its services", () => {
-  test("unreachable services are reported with why, and a breaker opens after failed calls", async () => {
+describe("the platform status seen from the gateway alone", () => {
+  test("remote services by their /readyz, unreachable ones with why, and a breaker that opened after failed calls", async () => {
     const status = await Effect.runPromise(client().getSystemStatus({}, bearer(devApiKey)));
     const byName = Object.fromEntries(status.services.map((s) => [s.name, s]));
     expect(status.healthy).toBe(false);
     expect(byName.gateway!.state).toBe("serving");
     expect(byName.market).toMatchObject({ state: "unreachable", breaker: "closed" });
     expect(byName.market!.detail).toContain("http://127.0.0.1:9/readyz");
-    expect(byName.universe).toMatchObject({ state: "unreachable", breaker: "", detail: "MERIDIAN_UNIVERSE_URL is not set and it is not served in this process" });
+    expect(byName.trading).toMatchObject({ state: "unreachable", breaker: "", detail: "MERIDIAN_TRADING_URL is not set and it is not served in this process" });
+    // A remote service that answers its /readyz serves, with its version; one endpoint of two is enough.
+    expect(byName.universe).toMatchObject({ state: "serving", version: "0.1.0", breaker: "", detail: "" });
+    expect(byName.scoring!.state).toBe("serving");
+    expect(byName.scoring!.detail).toStartWith(`1/2 endpoints serving; ${closedPort}/readyz: unreachable`);
 
     // Five failed calls to portfolio in a row (retries off for it in this gateway) open its breaker.
     for (let i = 0; i < 5; i++) {
