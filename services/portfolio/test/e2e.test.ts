@@ -68,11 +68,13 @@ test("SIGKILL mid-stream, restart, a second instance: every fill applied exactly
   }
   const fills = randomFills(accounts, 700, 11);
 
-  await producer.write(fills.slice(0, 450), 100);
+  // Killed while fills are still being written and applied.
+  const writing = producer.write(fills.slice(0, 450), 10);
   await eventually("some fills applied", async () => (await appliedCount()) >= 50);
   first.signal("SIGKILL");
   expect(await first.exited).toBe(128 + 9);
   const appliedAtKill = await appliedCount();
+  await writing;
   expect(appliedAtKill).toBeLessThan(450);
 
   const second = await start();
