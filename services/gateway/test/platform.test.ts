@@ -8,9 +8,11 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Effect, Fiber, Stream } from "effect";
 import { createEffectClient, type EffectClient } from "@meridian/sdk";
 import { Gateway, type WatchEventsResponse } from "@meridian/sdk/gateway";
+import { Market, Regime } from "@meridian/sdk/market";
 import { RiskProfile } from "@meridian/sdk/portfolio";
 import { OrderSide, OrderStatus } from "@meridian/sdk/trading";
 import { generateApiKey } from "../src/domain/api-keys.js";
+import { crashBars } from "../../market/test/market-bars.js";
 import { addApiKey, startPlatform, type Platform } from "./platform.js";
 
 const devKey = generateApiKey();
@@ -143,6 +145,33 @@ describe("the gateway in front of the platform", () => {
       const bought = new Map<string, bigint>();
       for (const f of fills) bought.set(f.order.symbol, (bought.get(f.order.symbol) ?? 0n) + f.quantity);
       expect(new Map(state.positions.map((p) => [p.symbol, p.quantity]))).toEqual(bought);
+    } finally {
+      await watcher.stop();
+    }
+  }, 60_000);
+
+  // Last: it moves the market into a crisis.
+  test("a regime change reaches every watcher, whatever its account", async () => {
+    const account = (await open(bobKey, "regime")).account!;
+    const watcher = watch(bobKey, account.accountId);
+    try {
+      await watcher.started;
+      const market = createEffectClient(Market, { baseUrl: platform.url, policy: { retry: false, timeoutMs: 30_000 } });
+      const before = (await run(market.getCurrentRegime({}))).reading!;
+      const { quotes } = await run(market.getQuotes({ symbols: ["^MERIDIAN"] }));
+      await run(market.ingestBars({ symbol: "^MERIDIAN", bars: crashBars(quotes[0]!.priceMicros, quotes[0]!.date) }));
+      const after = await until(
+        () => run(market.getCurrentRegime({})).then((r) => r.reading!),
+        (reading) => reading.regime !== before.regime,
+        "the regime to change",
+      );
+      const changes = await until(
+        async () => watcher.received.flatMap((e) => (e.event.case === "regimeChanged" ? [e.event.value] : [])),
+        (seen) => seen.length > 0,
+        "a regime_changed event",
+      );
+      expect(changes.at(-1)).toMatchObject({ previous: before.regime, current: { regime: after.regime, asOf: after.asOf } });
+      expect(after.regime).toBe(Regime.CRISIS);
     } finally {
       await watcher.stop();
     }
