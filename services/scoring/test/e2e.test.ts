@@ -16,7 +16,9 @@ import { startPlatform, type Platform } from "./processes.js";
 let platform: Platform;
 
 beforeAll(async () => {
-  platform = await startPlatform();
+  // A longer market deadline than the 2 s default: this machine is shared and often loaded, and
+  // these tests are about the answers, not the deadline (market-faults.test.ts is).
+  platform = await startPlatform({ MERIDIAN_MARKET_TIMEOUT_MS: "8000" });
 }, 180_000);
 
 afterAll(async () => {

@@ -23,7 +23,13 @@ let scoring: ScoringUnderTest;
 const run = <A, E>(effect: Effect.Effect<A, E>) => Effect.runPromise(effect);
 
 beforeAll(async () => {
-  scoring = await startScoring({ market: localMarket((b) => getBars.binding(b)), backing: redis.layer });
+  // A longer market deadline than the 2 s default: the machine is shared and often loaded, and
+  // these tests are about the answers, not the deadline (market-faults.test.ts is).
+  scoring = await startScoring({
+    market: localMarket((b) => getBars.binding(b)),
+    backing: redis.layer,
+    env: { MERIDIAN_MARKET_TIMEOUT_MS: "8000" },
+  });
 }, 120_000);
 
 afterAll(async () => {
