@@ -69,6 +69,8 @@ export function layerFillConsumer(
     Effect.map(Effect.service(Outbox), (outbox) =>
       layerConsumer({
         maxDeliveries: fillMaxDeliveries,
+        // Big batches: a batch costs a fixed number of statements plus one outbox row per account.
+        batchSize: 500,
         ...options,
         event: OrderFilledEvent,
         group: consumerGroup,
