@@ -15,8 +15,9 @@ export const file_meridian_portfolio_v1_events: GenFile = /*@__PURE__*/
   fileDesc("CiJtZXJpZGlhbi9wb3J0Zm9saW8vdjEvZXZlbnRzLnByb3RvEhVtZXJpZGlhbi5wb3J0Zm9saW8udjEifAoOQWNjb3VudENoYW5nZWQSEgoKYWNjb3VudF9pZBgBIAEoCRIVCg1maWxsc19hcHBsaWVkGAIgASgDEg8KB2ZpbGxfaWQYAyABKAkSLgoKY2hhbmdlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
- * AccountChanged: an account's cash and positions changed (a fill was applied).
- * Live views (WatchPortfolio on any instance) follow it to send the new state.
+ * AccountChanged: an account's cash and positions changed (fills were applied;
+ * fills applied together are notified once). Live views (WatchPortfolio on any
+ * instance) follow it to send the new state.
  *
  * @generated from message meridian.portfolio.v1.AccountChanged
  */
@@ -34,7 +35,7 @@ export type AccountChanged = Message<"meridian.portfolio.v1.AccountChanged"> & {
   fillsApplied: bigint;
 
   /**
-   * The fill that changed it.
+   * The last fill applied.
    *
    * @generated from field: string fill_id = 3;
    */
