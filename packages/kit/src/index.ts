@@ -12,6 +12,7 @@ export { ListenFailed, type Listener } from "./server/http-listener.js";
 export { serve, Server, type ServeOptions, type ServerAddresses } from "./server/serve.js";
 export type { HttpRoute } from "./server/fetch-handler.js";
 export { corsConfig, corsOriginsConfig, withCors, type CorsOptions } from "./server/cors.js";
+export { GrpcHealthService } from "./server/grpc-health.js";
 export * from "./paging.js";
 export { inProcess, inProcessTransport } from "./server/in-process.js";
 export * from "./telemetry/metrics.js";

@@ -1,21 +1,24 @@
 /**
  * GetSystemStatus: every service's readiness and version, and the gateway's
  * breaker towards each. A remote service (MERIDIAN_<SVC>_URL set) is asked for
- * its /readyz over HTTP at each URL (or at MERIDIAN_<SVC>_READYZ_URL, for a
- * service reached over gRPC, whose port serves no /readyz); a service served
- * in this process (local mode) is this process's readiness.
+ * its /readyz over HTTP at each URL, or at MERIDIAN_<SVC>_READYZ_URL; one
+ * reached over gRPC (MERIDIAN_<SVC>_PROTOCOL=grpc: an HTTP/2 port, no /readyz)
+ * without that variable is asked grpc.health.v1 Check (no version). A service
+ * served in this process (local mode) is this process's readiness.
  */
 import { Config, Context, Effect, Layer, Option } from "effect";
-import { Health, readConfig, type ConfigInvalid, type HealthRegistry } from "@meridian/kit";
+import { ConnectError, createClient, type Client } from "@connectrpc/connect";
+import { GrpcHealthService, Health, readConfig, type ConfigInvalid, type HealthRegistry } from "@meridian/kit";
 import { clientState, downstreamConfig, envPrefix, LocalServices, ServiceClient } from "@meridian/kit/client";
 import type { EffectClient, MeridianService, ResilienceState } from "@meridian/sdk";
+import { createNodeTransport } from "@meridian/sdk/node";
 import { Market } from "@meridian/sdk/market";
 import { Planning } from "@meridian/sdk/planning";
 import { Portfolio } from "@meridian/sdk/portfolio";
 import { Scoring } from "@meridian/sdk/scoring";
 import { Trading } from "@meridian/sdk/trading";
 import { Universe } from "@meridian/sdk/universe";
-import { allServing, combineEndpoints, healthOf, type ReadinessProbe, type ServiceHealth } from "./domain/system-status.js";
+import { allServing, combineEndpoints, healthOf, healthOfGrpcStatus, type ReadinessProbe, type ServiceHealth } from "./domain/system-status.js";
 
 /** The services of the platform the gateway reports on, in the order shown. */
 export const platformServices: ReadonlyArray<readonly [string, MeridianService]> = [
@@ -46,8 +49,11 @@ export interface SystemStatusShape {
 /** The platform's status, as the gateway sees it. */
 export class SystemStatus extends Context.Service<SystemStatus, SystemStatusShape>()("@meridian/gateway/SystemStatus") {}
 
+/** How one remote endpoint's readiness is read: its /readyz over HTTP, or gRPC health where only gRPC is served. */
+type Probe = { readonly url: string; readonly run: (signal: AbortSignal) => Promise<ServiceHealth> };
+
 type Target =
-  | { readonly name: string; readonly kind: "remote"; readonly readyzUrls: ReadonlyArray<string> }
+  | { readonly name: string; readonly kind: "remote"; readonly probes: ReadonlyArray<Probe> }
   | { readonly name: string; readonly kind: "local" }
   | { readonly name: string; readonly kind: "unconfigured" };
 
@@ -69,9 +75,17 @@ export function layerSystemStatus(options: {
         const config = yield* readConfig(downstreamConfig(name), options.env);
         const readyz = yield* readConfig(Config.String(`${envPrefix(name)}READYZ_URL`).pipe(Config.withDefault("")), options.env);
         const overridden = readyz.split(",").map((u) => u.trim().replace(/\/+$/, "")).filter((u) => u !== "");
-        if (config.endpoints.length > 0 || overridden.length > 0) {
-          const bases = overridden.length > 0 ? overridden : config.endpoints;
-          targets.push({ name, kind: "remote", readyzUrls: bases.map((base) => `${base}/readyz`) });
+        if (overridden.length > 0 || (config.endpoints.length > 0 && config.protocol !== "grpc")) {
+          // Connect and gRPC-Web endpoints are HTTP/1.1 ports, which serve /readyz.
+          const urls = (overridden.length > 0 ? overridden : config.endpoints).map((base) => `${base}/readyz`);
+          targets.push({ name, kind: "remote", probes: urls.map((url) => ({ url, run: (signal) => probeReadyz(name, url, options.timeoutMs, signal) })) });
+        } else if (config.endpoints.length > 0) {
+          // A gRPC port (HTTP/2) has no /readyz: ask grpc.health.v1 (no version; MERIDIAN_<SVC>_READYZ_URL gives it).
+          const probes = config.endpoints.map((url): Probe => {
+            const health = createClient(GrpcHealthService.desc, createNodeTransport({ baseUrl: url, protocol: "grpc" }));
+            return { url, run: (signal) => probeGrpcHealth(name, url, health, options.timeoutMs, signal) };
+          });
+          targets.push({ name, kind: "remote", probes });
         } else if (local?.transportOf(service.desc.typeName) !== undefined) {
           targets.push({ name, kind: "local" });
         } else {
@@ -102,9 +116,7 @@ export function layerSystemStatus(options: {
                   return { name: target.name, state: "unreachable", version: "", latencyMs: 0, detail, breaker };
                 }
                 if (target.kind === "local") return { ...healthOf(target.name, await ownProbe()), breaker };
-                const endpoints = await Promise.all(
-                  target.readyzUrls.map(async (url) => ({ url, health: healthOf(target.name, await probeRemote(url, options.timeoutMs, signal)) })),
-                );
+                const endpoints = await Promise.all(target.probes.map(async (probe) => ({ url: probe.url, health: await probe.run(signal) })));
                 return { ...combineEndpoints(target.name, endpoints), breaker };
               }),
             ]);
@@ -134,7 +146,27 @@ async function probeLocal(health: HealthRegistry, name: string, version: string,
   return { kind: "answered", httpStatus: report.status === "unhealthy" ? 503 : 200, body: report, latencyMs: performance.now() - started };
 }
 
-async function probeRemote(url: string, timeoutMs: number, cancelled: AbortSignal): Promise<ReadinessProbe> {
+async function probeReadyz(name: string, url: string, timeoutMs: number, cancelled: AbortSignal): Promise<ServiceHealth> {
+  return healthOf(name, await fetchReadyz(url, timeoutMs, cancelled));
+}
+
+async function probeGrpcHealth(
+  name: string,
+  url: string,
+  health: Client<typeof GrpcHealthService.desc>,
+  timeoutMs: number,
+  cancelled: AbortSignal,
+): Promise<ServiceHealth> {
+  const started = performance.now();
+  try {
+    const { status } = await health.check({ service: "" }, { timeoutMs, signal: cancelled });
+    return healthOfGrpcStatus(name, status, performance.now() - started);
+  } catch (e) {
+    return healthOf(name, { kind: "unreachable", error: `${url}: ${ConnectError.from(e).message}`, latencyMs: performance.now() - started });
+  }
+}
+
+async function fetchReadyz(url: string, timeoutMs: number, cancelled: AbortSignal): Promise<ReadinessProbe> {
   const started = performance.now();
   try {
     const response = await fetch(url, { signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), cancelled]) });

@@ -24,7 +24,12 @@ beforeAll(async () => {
   gateway = await startGatewayAlone({
     devApiKey,
     corsOrigins: [pageOrigin],
-    env: { MERIDIAN_UNIVERSE_URL: remote.httpUrl, MERIDIAN_SCORING_URL: `${remote.httpUrl},${closedPort}` },
+    env: {
+      MERIDIAN_UNIVERSE_URL: remote.httpUrl,
+      MERIDIAN_SCORING_URL: `${remote.httpUrl},${closedPort}`,
+      MERIDIAN_TRADING_URL: remote.grpcUrl,
+      MERIDIAN_TRADING_PROTOCOL: "grpc",
+    },
   });
 }, 60_000);
 afterAll(async () => {
@@ -110,7 +115,8 @@ describe("the platform status seen from the gateway alone", () => {
     expect(byName.gateway!.state).toBe("serving");
     expect(byName.market).toMatchObject({ state: "unreachable", breaker: "closed" });
     expect(byName.market!.detail).toContain("http://127.0.0.1:9/readyz");
-    expect(byName.trading).toMatchObject({ state: "unreachable", breaker: "", detail: "MERIDIAN_TRADING_URL is not set and it is not served in this process" });
+    // Reached over gRPC (an HTTP/2 port without /readyz): asked grpc.health.v1, which carries no version.
+    expect(byName.trading).toMatchObject({ state: "serving", version: "", breaker: "", detail: "" });
     // A remote service that answers its /readyz serves, with its version; one endpoint of two is enough.
     expect(byName.universe).toMatchObject({ state: "serving", version: "0.1.0", breaker: "", detail: "" });
     expect(byName.scoring!.state).toBe("serving");

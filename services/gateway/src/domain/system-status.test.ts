@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { allServing, combineEndpoints, healthOf, type ReadinessProbe } from "./system-status.js";
+import { allServing, combineEndpoints, healthOf, healthOfGrpcStatus, type ReadinessProbe } from "./system-status.js";
 
 const answered = (httpStatus: number, body: unknown): ReadinessProbe => ({ kind: "answered", httpStatus, body, latencyMs: 3.4 });
 
@@ -38,6 +38,14 @@ describe("a service's health from its readiness", () => {
       state: "unreachable",
       detail: "connection refused",
     });
+  });
+});
+
+describe("a service's health from gRPC health", () => {
+  test("SERVING serves (no version over this protocol); anything else does not, named", () => {
+    expect(healthOfGrpcStatus("trading", 1, 2.6)).toEqual({ name: "trading", state: "serving", version: "", latencyMs: 3, detail: "" });
+    expect(healthOfGrpcStatus("trading", 2, 1)).toMatchObject({ state: "not_serving", detail: "grpc.health.v1: NOT_SERVING" });
+    expect(healthOfGrpcStatus("trading", 0, 1)).toMatchObject({ state: "not_serving", detail: "grpc.health.v1: UNKNOWN" });
   });
 });
 

@@ -43,6 +43,14 @@ export function healthOf(name: string, probe: ReadinessProbe): ServiceHealth {
   return { name, state: "not_serving", version, latencyMs, detail: `not a readiness report (HTTP ${probe.httpStatus})` };
 }
 
+/** A service's health from a `grpc.health.v1.Health/Check` status (1 SERVING, 2 NOT_SERVING; the protocol carries no version). */
+export function healthOfGrpcStatus(name: string, status: number, latencyMs: number): ServiceHealth {
+  const rounded = Math.round(latencyMs);
+  if (status === 1) return { name, state: "serving", version: "", latencyMs: rounded, detail: "" };
+  const why = status === 2 ? "NOT_SERVING" : status === 3 ? "SERVICE_UNKNOWN" : "UNKNOWN";
+  return { name, state: "not_serving", version: "", latencyMs: rounded, detail: `grpc.health.v1: ${why}` };
+}
+
 /** Several endpoints of one service: serving if any serves; otherwise the first one's state, every endpoint's detail kept. */
 export function combineEndpoints(name: string, endpoints: ReadonlyArray<{ readonly url: string; readonly health: ServiceHealth }>): ServiceHealth {
   if (endpoints.length === 0) return { name, state: "unreachable", version: "", latencyMs: 0, detail: "no endpoint configured" };
