@@ -45,6 +45,13 @@ export function layerMarketDatabase(options: { readonly databaseUrl: string | un
   return layerMigratedDatabase({ ...options, schema: name, migrationsDir });
 }
 
+/**
+ * How often the outbox relay looks for new events when idle. Market events are rare (ingests,
+ * regime changes) and a quarter second late is fine for them; polling an embedded PGlite every
+ * 50 ms (the kit's default) cost about 15% of a core on an idle process.
+ */
+const relayPollIntervalMs = 250;
+
 /** The bound service, given the resources of {@link layerMarket}. */
 export const marketService = marketHandlers;
 
@@ -64,7 +71,7 @@ export function layerMarket(
     settings.seed === undefined
       ? Layer.unwrap(Effect.map(readConfig(marketConfig), (config) => layerSeed(config.seed)))
       : layerSeed(settings.seed);
-  return Layer.mergeAll(seed, layerOutboxRelay()).pipe(
+  return Layer.mergeAll(seed, layerOutboxRelay({ pollIntervalMs: relayPollIntervalMs })).pipe(
     Layer.provideMerge(regimes),
     Layer.merge(layerClient(Universe)),
   );
