@@ -13,7 +13,7 @@ export interface GatewaySettings {
    * and logged once, at the first start only (when no key is stored).
    */
   readonly devApiKey: string | undefined;
-  /** GATEWAY_STATUS_TIMEOUT_MS: how long GetSystemStatus waits for one service's readiness (default 1,000). */
+  /** GATEWAY_STATUS_TIMEOUT_MS: how long GetSystemStatus waits for one service's readiness (default 2,000: a first gRPC health check opens a connection). */
   readonly statusTimeoutMs: number;
 }
 
@@ -27,7 +27,7 @@ export const gatewayConfig: Config.Config<GatewaySettings> = Config.all({
     ),
     "GATEWAY_DEV_API_KEY",
   ).pipe(Config.withDefault<string | undefined>(undefined)),
-  statusTimeoutMs: positiveInt("GATEWAY_STATUS_TIMEOUT_MS").pipe(Config.withDefault(1000)),
+  statusTimeoutMs: positiveInt("GATEWAY_STATUS_TIMEOUT_MS").pipe(Config.withDefault(2000)),
 });
 
 /**
