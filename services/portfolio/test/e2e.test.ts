@@ -9,6 +9,7 @@ import { Effect, Stream } from "effect";
 import postgres from "postgres";
 import { postgresDatabase, startService, type RunningService, type TestDatabase } from "@meridian/kit/testing";
 import { createEffectClient } from "@meridian/sdk";
+import { createNodeTransport } from "@meridian/sdk/node";
 import { Portfolio, RiskProfile, type PortfolioState } from "@meridian/sdk/portfolio";
 import { eventually, orderFilled, startFillProducer, type FillProducer } from "./fills-fixture.js";
 import { deleteKeys, layerTestBus, redisUrl } from "./harness.js";
@@ -67,6 +68,27 @@ test("SIGKILL mid-stream, restart, a second instance: every fill applied exactly
     accounts.push(account!.accountId);
   }
   const fills = randomFills(accounts, 700, 11);
+
+  // On the wire: Connect JSON as curl sends it, bad input named per field, unknown account 404.
+  const post = (method: string, body: unknown) =>
+    fetch(`${first.httpUrl}/meridian.portfolio.v1.PortfolioService/${method}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, any> }));
+  const bad = await post("OpenAccount", { owner: "", initialCashMinor: "-5", currency: "JPY" });
+  expect(bad.status).toBe(400);
+  expect(bad.body.code).toBe("invalid_argument");
+  const violations = bad.body.details.find((d: any) => d.type === "meridian.common.v1.InvalidArgument").debug.fieldViolations;
+  expect(violations.map((v: any) => v.field)).toEqual(["owner", "initial_cash_minor", "currency", "risk_profile", "idempotency_key"]);
+  const unknown = await post("GetPortfolio", { accountId: "0193a5e0-7c1a-7b2e-9f00-123456789abc" });
+  expect([unknown.status, unknown.body.code]).toEqual([404, "not_found"]);
+  const opened = await post("GetPortfolio", { accountId: accounts[0] });
+  expect(opened.body.portfolio.cashMinor).toBe(`${initialCashMinor}`);
+  // gRPC over HTTP/2.
+  const grpc = createEffectClient(Portfolio, { transport: createNodeTransport({ baseUrl: first.grpcUrl, protocol: "grpc" }) });
+  const { accounts: listed } = await Effect.runPromise(grpc.listAccounts({ owner: "e2e" }));
+  expect(listed.map((a) => a.accountId)).toEqual(accounts);
 
   // Killed while fills are still being written and applied.
   const writing = producer.write(fills.slice(0, 450), 10);
