@@ -4,7 +4,9 @@
  * and bad input.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { Effect } from "effect";
+import { Effect, Fiber, Stream } from "effect";
+import postgres from "postgres";
+import type { PortfolioState } from "@meridian/sdk/portfolio";
 import { RiskProfile } from "@meridian/sdk/portfolio";
 import { eventually, orderFilled, startFillProducer, type FillProducer } from "./fills-fixture.js";
 import { startHarness, type Harness } from "./harness.js";
@@ -13,7 +15,8 @@ let harness: Harness;
 let producer: FillProducer;
 
 beforeAll(async () => {
-  harness = await startHarness();
+  // Watchers check their account themselves every 200 ms (besides following notifications).
+  harness = await startHarness({ options: { watchRecheckMs: 200 } });
   producer = await startFillProducer(harness.databaseUrl, harness.bus);
 }, 60_000);
 
@@ -145,5 +148,22 @@ describe("fills", () => {
     // 500,000 − 10,000 + 3,000
     expect(portfolio.cashMinor).toBe(493_000n);
     expect(portfolio.positions.map((p) => [p.symbol, p.quantity])).toEqual([["AAPL", 3n]]);
+  });
+});
+
+describe("watch", () => {
+  test("a change whose notification never came still reaches the watcher, by its own periodic check", async () => {
+    const { account } = await open("jude", "j-1", 10_000n);
+    const accountId = account!.accountId;
+    const seen: PortfolioState[] = [];
+    const fiber = Effect.runFork(harness.client.watchPortfolio({ accountId }).pipe(Stream.runForEach((r) => Effect.sync(() => seen.push(r.portfolio!)))));
+    await eventually("the first state", async () => seen.length === 1);
+    // Changed behind the service's back: no AccountChanged is written (as if the event store lost it).
+    const sql = postgres(harness.databaseUrl, { max: 1, onnotice: () => {}, connection: { search_path: "portfolio" } });
+    await sql`update accounts set cash_minor = cash_minor - 1, fills_applied = fills_applied + 1 where account_id = ${accountId}::uuid`;
+    await sql.end();
+    await eventually("the changed state", async () => seen.length === 2, 10_000);
+    expect([seen[1]!.cashMinor, seen[1]!.fillsApplied]).toEqual([9_999n, 1n]);
+    await Effect.runPromise(Fiber.interrupt(fiber));
   });
 });
