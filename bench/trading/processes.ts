@@ -30,10 +30,15 @@ process.once("exit", () => {
 });
 
 /** Starts a service with these variables on top of the bench's own; resolves once it is ready. */
-export async function startServiceProcess(name: string, env: Record<string, string>, logDir: string): Promise<ServiceProcess> {
+export async function startServiceProcess(
+  name: string,
+  env: Record<string, string>,
+  logDir: string,
+  bunArgs: ReadonlyArray<string> = [],
+): Promise<ServiceProcess> {
   const [httpPort, grpcPort] = [await freePort(), await freePort()];
   const logFile = `${logDir}/${name}.log`;
-  const child = Bun.spawn([process.execPath, "run", `services/${name}/src/main.ts`], {
+  const child = Bun.spawn([process.execPath, ...bunArgs, "run", `services/${name}/src/main.ts`], {
     cwd: repoRoot,
     env: { ...process.env, HOST: "127.0.0.1", HTTP_PORT: String(httpPort), GRPC_PORT: String(grpcPort), ...env },
     stdin: "ignore",

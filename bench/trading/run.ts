@@ -5,7 +5,7 @@
  * idempotency key, spread over many accounts and symbols; every fill goes through the outbox
  * and the bus to portfolio, and the bench waits until portfolio has applied them all.
  *
- *   bun bench/trading/run.ts [--duration 10] [--warmup 3] [--connections 64] [--accounts 200] [--rounds 1]
+ *   bun bench/trading/run.ts [--duration 10] [--warmup 3] [--connections 64] [--accounts 200] [--rounds 1] [--profile]
  *
  * Writes bench/trading/results.md.
  */
@@ -31,6 +31,8 @@ const { values: args } = parseArgs({
     connections: { type: "string", default: "64" },
     accounts: { type: "string", default: "200" },
     rounds: { type: "string", default: "1" },
+    // Writes trading's CPU profile (markdown) into the round's log folder.
+    profile: { type: "boolean", default: false },
   },
 });
 const durationS = Number(args.duration);
@@ -70,6 +72,7 @@ async function oneRound(round: number): Promise<Round> {
       "trading",
       { ...common, MERIDIAN_UNIVERSE_URL: universe.httpUrl, MERIDIAN_PORTFOLIO_URL: portfolio.httpUrl, MERIDIAN_MARKET_URL: market.httpUrl },
       logDir,
+      args.profile ? ["--cpu-prof-md", `--cpu-prof-dir=${logDir}`] : [],
     );
     started.push(trading);
 

@@ -13,7 +13,11 @@ export function insertFill(tx: postgres.TransactionSql, order: OrderRecord, fill
             ${int8(fill.priceMicros)}::bigint, ${int8(fill.grossAmountMinor)}::bigint, ${int8(fill.feeMinor)}::bigint, ${fill.filledAt})`;
 }
 
-/** Moves an account's holding of a symbol: shares filled and shares offered by open sells. */
+/**
+ * Moves an account's holding of a symbol: shares filled and shares offered by open sells. The row
+ * is created empty first, then moved, so a decrease never meets the non-negative checks as a
+ * row to insert.
+ */
 export function moveHolding(
   tx: postgres.TransactionSql,
   accountId: string,
@@ -21,11 +25,12 @@ export function moveHolding(
   filledDelta: bigint,
   offeredDelta: bigint,
 ): Promise<unknown> {
-  return tx`
-    insert into holdings (account_id, symbol, filled_quantity, offered_quantity)
-    values (${accountId}, ${symbol}, ${int8(filledDelta)}::bigint, ${int8(offeredDelta)}::bigint)
-    on conflict (account_id, symbol) do update
-      set filled_quantity = holdings.filled_quantity + excluded.filled_quantity,
-          offered_quantity = holdings.offered_quantity + excluded.offered_quantity`;
+  return Promise.all([
+    tx`insert into holdings (account_id, symbol) values (${accountId}, ${symbol}) on conflict (account_id, symbol) do nothing`,
+    tx`
+      update holdings
+      set filled_quantity = filled_quantity + ${int8(filledDelta)}::bigint,
+          offered_quantity = offered_quantity + ${int8(offeredDelta)}::bigint
+      where account_id = ${accountId} and symbol = ${symbol}`,
+  ]);
 }
-

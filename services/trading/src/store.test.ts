@@ -245,6 +245,31 @@ describe("placing orders on PostgreSQL", () => {
     ]);
   });
 
+  test("a resting sell offers its shares until it is cancelled or filled", async () => {
+    const accountId = await openAccount(10_000_000n);
+    expect((await place(terms(accountId, { symbol: "KO", quantity: 10n }), 60_000_000n))._tag).toBe("Placed");
+    const sellAt = (quantity: bigint, key: string) =>
+      place(terms(accountId, { symbol: "KO", side: OrderSide.SELL, type: OrderType.LIMIT, quantity, limitPriceMicros: 70_000_000n, idempotencyKey: key }), undefined);
+    const first = await sellAt(6n, "s1");
+    const second = await sellAt(4n, "s2");
+    if (first._tag !== "Placed" || second._tag !== "Placed") throw new Error("both sells rest");
+    const holding = async () =>
+      (await admin<{ filled: string; offered: string }[]>`
+        select filled_quantity as filled, offered_quantity as offered from holdings where account_id = ${accountId} and symbol = 'KO'`)[0];
+    expect(await holding()).toEqual({ filled: "10", offered: "10" });
+    const s = await store();
+    expect((await runtime.runPromise(s.cancel(second.order.orderId, "", {})))._tag).toBe("Cancelled");
+    expect(await holding()).toEqual({ filled: "10", offered: "6" });
+    const sql = await runtime.runPromise(Effect.service(Sql));
+    const bars = [{ date: "2024-01-08", openMicros: 69_000_000n, highMicros: 71_000_000n, lowMicros: 68_000_000n }];
+    expect(await (sql.begin((tx) => s.fillResting(tx, "KO", bars, 0, {})) as Promise<number>)).toBe(1);
+    expect(await holding()).toEqual({ filled: "4", offered: "0" });
+    // 10 × $60 paid, 6 × $70 received.
+    const books = await ledger(accountId);
+    expect(books.cash).toBe(10_000_000n - 60_000n + 42_000n);
+    expect(books.cash).toBe(books.recomputedCash);
+  });
+
   test("the events on the bus are exactly the committed orders and fills", async () => {
     await drained();
     const orders = await admin<{ order_id: string; account_id: string; quantity: string }[]>`select order_id, account_id, quantity from orders`;

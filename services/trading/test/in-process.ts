@@ -10,7 +10,7 @@ import { layerHealth, layerLifecycle, type Health, type ServiceBinding } from "@
 import { layerMemoryCache, type Cache } from "@meridian/kit/cache";
 import { deferredLocalServices, LocalServices } from "@meridian/kit/client";
 import { layerMemoryEventBus, type EventBus } from "@meridian/kit/events";
-import { postgresDatabase, type TestDatabase } from "@meridian/kit/testing";
+import { embeddedDatabase, postgresDatabase, type TestDatabase } from "@meridian/kit/testing";
 import { createEffectClient, type EffectClient, type MeridianService } from "@meridian/sdk";
 import { BarSchema, Market, type Bar } from "@meridian/sdk/market";
 import { Portfolio, RiskProfile } from "@meridian/sdk/portfolio";
@@ -38,10 +38,17 @@ const limits = { maxMessageBytes: 4 * 1024 * 1024, deadlineCapMs: 30_000 };
 
 /** Starts universe, market, portfolio and trading in this process. */
 export async function startTrading(
-  options: { readonly settings?: TradingSettings; readonly backing?: Layer.Layer<Cache | EventBus, unknown, Health> } = {},
+  options: {
+    readonly settings?: TradingSettings;
+    readonly backing?: Layer.Layer<Cache | EventBus, unknown, Health>;
+    /** Trading's own data in embedded PGlite (as `bun start` keeps it) instead of the real PostgreSQL. */
+    readonly embedded?: boolean;
+  } = {},
 ): Promise<TradingUnderTest> {
   const database = await postgresDatabase();
   const db = { databaseUrl: database.env.DATABASE_URL!, dataDir: "" };
+  const embedded = options.embedded === true ? await embeddedDatabase() : undefined;
+  const tradingDb = embedded === undefined ? db : { databaseUrl: undefined, dataDir: embedded.env.MERIDIAN_DATA_DIR! };
   const backing =
     options.backing ??
     Layer.merge(layerMemoryCache(), layerMemoryEventBus({ source: "test", keyPrefix: `trading-test-${crypto.randomUUID()}:`, isolated: true }));
@@ -51,7 +58,7 @@ export async function startTrading(
     layerUniverse(db),
     layerMarket({ ...db, seed: "off" }),
     layerPortfolio({ database: db, relay: fast }),
-    layerTrading(db, { settings: options.settings ?? { slippageBps: 5, feeBps: 0 }, relay: fast }),
+    layerTrading(tradingDb, { settings: options.settings ?? { slippageBps: 5, feeBps: 0 }, relay: fast }),
   );
   const layer = services.pipe(
     Layer.provideMerge(backing),
@@ -68,6 +75,7 @@ export async function startTrading(
   } catch (e) {
     await runtime.dispose();
     await database.drop();
+    await embedded?.drop();
     throw e;
   }
   const clientOf = <M extends MeridianService>(service: M) =>
@@ -100,6 +108,7 @@ export async function startTrading(
     dispose: async () => {
       await runtime.dispose();
       await database.drop();
+      await embedded?.drop();
     },
   };
 }
