@@ -74,7 +74,9 @@ export function layerPortfolio(
       claimIdleMs: options.claimIdleMs,
       ...(settings.consumerName === undefined ? {} : { consumer: settings.consumerName }),
     }),
-    layerOutboxRelay(settings.relay),
+    // AccountChanged only feeds live views: a tenth of a second late is fine, and an idle relay
+    // then costs 10 rounds a second instead of 20 (it matters on embedded PGlite).
+    layerOutboxRelay(settings.relay ?? { pollIntervalMs: 100 }),
   );
   // The bus passes through: WatchPortfolio follows AccountChanged on it.
   const bus = Layer.effect(EventBus, Effect.service(EventBus));
