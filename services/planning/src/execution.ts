@@ -37,8 +37,9 @@ export function executePlan(plan: PlanRecord): Effect.Effect<Execution, PlanReje
       orders.push(order);
       trades.push({ ...trade, orderId: trade.orderId ?? order.orderId });
     }
-    const executedAt = yield* store.markExecuted(plan.planId);
-    return { plan: { ...plan, trades, status: PlanStatus.EXECUTED, executedAt }, orders };
+    const fillCount = BigInt(orders.reduce((n, o) => n + o.fills.length, 0));
+    const executedAt = yield* store.markExecuted(plan.planId, fillCount);
+    return { plan: { ...plan, trades, status: PlanStatus.EXECUTED, executedAt, fillCount: plan.fillCount ?? fillCount }, orders };
   });
 }
 

@@ -6,7 +6,7 @@
 import { Effect } from "effect";
 import { implement, InvalidArgument } from "@meridian/kit";
 import { Planning, PlanStatus } from "@meridian/sdk/planning";
-import { PlanningRules } from "./config.js";
+import { PlanningRules, PortfolioCatchUp } from "./config.js";
 import { buildPlan } from "./domain/plan.js";
 import { checkId, type Violation } from "./domain/request.js";
 import { UnknownPlan } from "./errors.js";
@@ -19,13 +19,18 @@ import { PlanStore } from "./store.js";
 export const planningHandlers = Effect.gen(function* () {
   const store = yield* Effect.service(PlanStore);
   const rules = yield* Effect.service(PlanningRules);
+  const catchUp = yield* Effect.service(PortfolioCatchUp);
   const storedPlan = (planId: string) =>
     Effect.flatMap(store.get(planId), (plan) => (plan === undefined ? Effect.fail(new UnknownPlan({ planId })) : Effect.succeed(plan)));
   return yield* implement(Planning, {
     proposeRebalance: (request) =>
       Effect.gen(function* () {
         yield* failIfAny(checkId(request.accountId, "account_id"));
-        const { input, currency } = yield* gatherPlanInput(request.accountId, rules);
+        const fillsExpected = yield* store.fillsExpected(request.accountId);
+        const { input, currency, fillsApplied } = yield* gatherPlanInput(request.accountId, rules, {
+          fillsExpected,
+          timeoutMs: catchUp.timeoutMs,
+        });
         const plan = {
           ...buildPlan(input),
           planId: Bun.randomUUIDv7(),
@@ -36,6 +41,8 @@ export const planningHandlers = Effect.gen(function* () {
           currency,
           createdAt: new Date(),
           executedAt: undefined,
+          fillsAppliedBefore: fillsApplied,
+          fillCount: undefined,
         };
         const stored = { ...plan, trades: plan.trades.map((t) => ({ ...t, orderId: undefined })) };
         yield* store.insert(stored);

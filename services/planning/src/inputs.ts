@@ -4,11 +4,11 @@
  * (universe), the ranking (scoring), the regime and the quotes (market).
  */
 import { Effect } from "effect";
-import type { Unavailable } from "@meridian/kit";
+import { Unavailable } from "@meridian/kit";
 import { ServiceClient } from "@meridian/kit/client";
 import type { EffectClient } from "@meridian/sdk";
 import { Market, Regime, type Quote } from "@meridian/sdk/market";
-import { Portfolio } from "@meridian/sdk/portfolio";
+import { Portfolio, type PortfolioState } from "@meridian/sdk/portfolio";
 import { Scoring } from "@meridian/sdk/scoring";
 import { Universe } from "@meridian/sdk/universe";
 import type { Candidate, Holding, PlanInput, PlanRules } from "./domain/plan.js";
@@ -28,12 +28,25 @@ const maxSymbols = 500;
 export interface GatheredInput {
   readonly input: PlanInput;
   readonly currency: string;
+  /** The account's fills the portfolio had applied when it was read. */
+  readonly fillsApplied: bigint;
 }
+
+/** What the portfolio must have applied before the plan is built on it, and how long to wait for it. */
+export interface CatchUp {
+  /** Fills of the account the portfolio must have applied (its last executed plan's); none when undefined. */
+  readonly fillsExpected: bigint | undefined;
+  readonly timeoutMs: number;
+}
+
+/** How often a lagging portfolio is read again. */
+const catchUpPollMs = 50;
 
 /** Reads everything a plan of `accountId` is built from; an unknown account is UnknownAccount. */
 export function gatherPlanInput(
   accountId: string,
   rules: PlanRules,
+  catchUp: CatchUp,
 ): Effect.Effect<
   GatheredInput,
   UnknownAccount | Unavailable,
@@ -45,15 +58,7 @@ export function gatherPlanInput(
     const scoring = yield* Effect.service(ServiceClient(Scoring));
     const universe = yield* Effect.service(ServiceClient(Universe));
 
-    const state = yield* portfolio.getPortfolio({ accountId }).pipe(
-      Effect.flatMap(({ portfolio }) =>
-        portfolio?.account === undefined ? Effect.die(new Error("GetPortfolio answered without an account")) : Effect.succeed(portfolio),
-      ),
-      Effect.catchTag("UnknownAccount", () => Effect.fail(new UnknownAccount({ accountId }))),
-      Effect.catch((e): Effect.Effect<never, UnknownAccount | Unavailable> =>
-        e._tag === "UnknownAccount" ? Effect.fail(e) : downstreamFailure("portfolio", "GetPortfolio", e),
-      ),
-    );
+    const state = yield* caughtUpPortfolio(portfolio, accountId, catchUp);
     const currency = state.account!.currency;
 
     const [regime, tradable, ranked] = yield* Effect.all(
@@ -76,8 +81,49 @@ export function gatherPlanInput(
     });
     return {
       currency,
+      fillsApplied: state.fillsApplied,
       input: { regime, riskProfile: state.account!.riskProfile, cashMinor: state.cashMinor, holdings, candidates, rules },
     };
+  });
+}
+
+/**
+ * The account's portfolio, once it has applied the fills the account's last executed plan made:
+ * portfolio applies fills from trading's events, a moment after trading made them, and a plan
+ * built on holdings that lag would buy what was just bought. Unavailable if it is still behind
+ * after `timeoutMs`; an unknown account is UnknownAccount.
+ */
+function caughtUpPortfolio(
+  portfolio: PortfolioClient,
+  accountId: string,
+  catchUp: CatchUp,
+): Effect.Effect<PortfolioState, UnknownAccount | Unavailable> {
+  const read = portfolio.getPortfolio({ accountId }).pipe(
+    Effect.flatMap(({ portfolio }) =>
+      portfolio?.account === undefined ? Effect.die(new Error("GetPortfolio answered without an account")) : Effect.succeed(portfolio),
+    ),
+    Effect.catchTag("UnknownAccount", () => Effect.fail(new UnknownAccount({ accountId }))),
+    Effect.catch((e): Effect.Effect<never, UnknownAccount | Unavailable> =>
+      e._tag === "UnknownAccount" ? Effect.fail(e) : downstreamFailure("portfolio", "GetPortfolio", e),
+    ),
+  );
+  const expected = catchUp.fillsExpected;
+  if (expected === undefined) return read;
+  return Effect.gen(function* () {
+    const deadline = Date.now() + catchUp.timeoutMs;
+    for (;;) {
+      const state = yield* read;
+      if (state.fillsApplied >= expected) return state;
+      if (Date.now() >= deadline) {
+        return yield* Effect.fail(
+          new Unavailable(
+            { reason: `portfolio has applied ${state.fillsApplied} of the account's ${expected} fills after ${catchUp.timeoutMs} ms` },
+            "portfolio has not yet applied the fills of the account's last plan; retry shortly",
+          ),
+        );
+      }
+      yield* Effect.sleep(catchUpPollMs);
+    }
   });
 }
 

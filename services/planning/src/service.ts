@@ -17,7 +17,14 @@ import { Portfolio } from "@meridian/sdk/portfolio";
 import { Scoring } from "@meridian/sdk/scoring";
 import { Trading } from "@meridian/sdk/trading";
 import { Universe } from "@meridian/sdk/universe";
-import { layerPlanningRules, planningConfig, PlanningRules } from "./config.js";
+import {
+  layerPlanningRules,
+  layerPortfolioCatchUp,
+  planningConfig,
+  PlanningRules,
+  portfolioCatchUpConfig,
+  PortfolioCatchUp,
+} from "./config.js";
 import type { PlanRules } from "./domain/plan.js";
 import type { TradingClient } from "./execution.js";
 import { planningHandlers } from "./handlers.js";
@@ -47,6 +54,8 @@ export interface PlanningSettings {
   readonly schema?: string;
   /** Plan construction rules; default: read from PLANNING_* variables. */
   readonly rules?: PlanRules;
+  /** How long a proposal waits for the portfolio to apply the last plan's fills; default: PLANNING_PORTFOLIO_CATCH_UP_MS. */
+  readonly portfolioCatchUpMs?: number;
   /** Variables to read the rules and the downstreams' configuration from instead of the process's (tests). */
   readonly env?: Record<string, string | undefined>;
 }
@@ -55,6 +64,7 @@ export interface PlanningSettings {
 export type PlanningResources =
   | PlanStore
   | PlanningRules
+  | PortfolioCatchUp
   | Sql
   | PortfolioClient
   | MarketClient
@@ -75,6 +85,10 @@ export function layerPlanning(settings: PlanningSettings): Layer.Layer<PlanningR
     settings.rules === undefined
       ? Layer.unwrap(Effect.map(readConfig(planningConfig, settings.env), layerPlanningRules))
       : layerPlanningRules(settings.rules);
+  const catchUp =
+    settings.portfolioCatchUpMs === undefined
+      ? Layer.unwrap(Effect.map(readConfig(portfolioCatchUpConfig, settings.env), layerPortfolioCatchUp))
+      : layerPortfolioCatchUp(settings.portfolioCatchUpMs);
   const clients = Layer.mergeAll(
     layerClient(Portfolio, env),
     layerClient(Universe, env),
@@ -82,7 +96,7 @@ export function layerPlanning(settings: PlanningSettings): Layer.Layer<PlanningR
     layerClient(Market, env),
     layerClient(Trading, env),
   );
-  return Layer.mergeAll(layerPlanStore, rules, clients).pipe(
+  return Layer.mergeAll(layerPlanStore, rules, catchUp, clients).pipe(
     Layer.provideMerge(layerSqlHealth),
     Layer.provideMerge(database),
   );

@@ -54,6 +54,8 @@ const plan = (planId: string): PlanRecord => ({
   ],
   createdAt: new Date("2026-11-25T12:00:00.123Z"),
   executedAt: undefined,
+  fillsAppliedBefore: 7n,
+  fillCount: undefined,
 });
 
 describe("plan store on PostgreSQL", () => {
@@ -63,18 +65,23 @@ describe("plan store on PostgreSQL", () => {
     expect(await withStore((s) => s.get("p-missing"))).toBeUndefined();
   });
 
-  test("the first order recorded for a trade stays; execution keeps its first time", async () => {
+  test("the first order recorded for a trade stays; execution keeps its first time and fill count", async () => {
+    expect(await withStore((s) => s.fillsExpected("acct-1"))).toBeUndefined();
     await withStore((s) => s.insert(plan("p-exec")));
     await withStore((s) => s.recordOrder("p-exec", 1, "order-1"));
     await withStore((s) => s.recordOrder("p-exec", 1, "order-other"));
-    const first = await withStore((s) => s.markExecuted("p-exec"));
+    const first = await withStore((s) => s.markExecuted("p-exec", 2n));
     await Bun.sleep(5);
-    const second = await withStore((s) => s.markExecuted("p-exec"));
+    const second = await withStore((s) => s.markExecuted("p-exec", 5n));
     expect(second).toEqual(first);
     const read = await withStore((s) => s.get("p-exec"));
     expect(read?.trades.map((t) => t.orderId)).toEqual([undefined, "order-1"]);
     expect(read?.status).toBe(PlanStatus.EXECUTED);
     expect(read?.executedAt).toEqual(first);
+    expect(read?.fillCount).toBe(2n);
+    // The portfolio must have applied the 7 fills it had when the plan was proposed, and its 2.
+    expect(await withStore((s) => s.fillsExpected("acct-1"))).toBe(9n);
+    expect(await withStore((s) => s.fillsExpected("acct-other"))).toBeUndefined();
   });
 
   test("a plan id is written once: a second insert with it fails and changes nothing", async () => {

@@ -29,6 +29,10 @@ export interface PlanRecord extends Omit<PlanProposal, "trades"> {
   readonly trades: ReadonlyArray<StoredTrade>;
   readonly createdAt: Date;
   readonly executedAt: Date | undefined;
+  /** The account's fills the portfolio had applied when the plan was proposed. */
+  readonly fillsAppliedBefore: bigint;
+  /** The fills the plan's orders made, once it is executed. */
+  readonly fillCount: bigint | undefined;
 }
 
 /** What the handlers need from storage. */
@@ -38,8 +42,13 @@ export interface PlanStoreShape {
   readonly get: (planId: string) => Effect.Effect<PlanRecord | undefined, Unavailable>;
   /** Records the order a trade became; the first order recorded for a trade stays. */
   readonly recordOrder: (planId: string, tradeIndex: number, orderId: string) => Effect.Effect<void, Unavailable>;
-  /** Marks the plan executed (once: a second call keeps the first time); returns when it was. */
-  readonly markExecuted: (planId: string) => Effect.Effect<Date, Unavailable>;
+  /** Marks the plan executed with its orders' fill count (once: a second call keeps the first); returns when it was. */
+  readonly markExecuted: (planId: string, fillCount: bigint) => Effect.Effect<Date, Unavailable>;
+  /**
+   * The fills the portfolio must have applied for the account before its next plan: the most of
+   * (fills applied at proposal + fills made) over its executed plans; undefined when none is executed.
+   */
+  readonly fillsExpected: (accountId: string) => Effect.Effect<bigint | undefined, Unavailable>;
 }
 
 /** Storage of plans. */
@@ -60,6 +69,8 @@ interface PlanRow {
   estimated_cash_after_minor: string;
   created_at: Date;
   executed_at: Date | null;
+  fills_applied_before: string;
+  fill_count: string | null;
 }
 
 interface TargetRow {
@@ -92,10 +103,17 @@ export const layerPlanStore: Layer.Layer<PlanStore, never, Sql> = Layer.effect(
             update plan_trades set order_id = ${orderId}
             where plan_id = ${planId} and trade_index = ${tradeIndex} and order_id is null`),
         ).pipe(Effect.asVoid),
-      markExecuted: (planId) =>
+      fillsExpected: (accountId) =>
+        run(
+          query((sql) => sql<Array<{ expected: string | null }>>`
+            select max(fills_applied_before + fill_count)::text as expected from plans
+            where account_id = ${accountId} and fill_count is not null`),
+        ).pipe(Effect.map(([row]) => (row?.expected == null ? undefined : BigInt(row.expected)))),
+      markExecuted: (planId, fillCount) =>
         run(
           query((sql) => sql<Array<{ executed_at: Date }>>`
-            update plans set status = ${PlanStatus.EXECUTED}, executed_at = coalesce(executed_at, now())
+            update plans set status = ${PlanStatus.EXECUTED}, executed_at = coalesce(executed_at, now()),
+                             fill_count = coalesce(fill_count, ${fillCount.toString()})
             where plan_id = ${planId}
             returning executed_at`),
         ).pipe(
@@ -111,11 +129,13 @@ export const layerPlanStore: Layer.Layer<PlanStore, never, Sql> = Layer.effect(
 async function insertPlan(tx: postgres.TransactionSql, plan: PlanRecord): Promise<void> {
   await tx`
     insert into plans (plan_id, account_id, status, regime, risk_profile, currency, holdings, cash_floor_bps,
-                       cash_minor, cash_floor_minor, total_value_minor, estimated_cash_after_minor, created_at, executed_at)
+                       cash_minor, cash_floor_minor, total_value_minor, estimated_cash_after_minor, created_at, executed_at,
+                       fills_applied_before, fill_count)
     values (${plan.planId}, ${plan.accountId}, ${plan.status}, ${plan.regime}, ${plan.riskProfile}, ${plan.currency},
             ${plan.allocation.holdings}, ${plan.allocation.cashFloorBps}, ${plan.cashMinor.toString()},
             ${plan.cashFloorMinor.toString()}, ${plan.totalValueMinor.toString()}, ${plan.estimatedCashAfterMinor.toString()},
-            ${plan.createdAt}, ${plan.executedAt ?? null})`;
+            ${plan.createdAt}, ${plan.executedAt ?? null}, ${plan.fillsAppliedBefore.toString()},
+            ${plan.fillCount === undefined ? null : plan.fillCount.toString()})`;
   if (plan.targets.length > 0) {
     const targets = plan.targets.map((t, position) => ({
       plan_id: plan.planId,
@@ -178,5 +198,7 @@ async function readPlan(sql: postgres.Sql, planId: string): Promise<PlanRecord |
     })),
     createdAt: plan.created_at,
     executedAt: plan.executed_at ?? undefined,
+    fillsAppliedBefore: BigInt(plan.fills_applied_before),
+    fillCount: plan.fill_count === null ? undefined : BigInt(plan.fill_count),
   };
 }

@@ -110,6 +110,11 @@ describe("planning across processes", () => {
     const { orders } = await trading.listOrders({ accountId, page: { pageSize: 500 } });
     expect(orders.length).toBe(plan!.trades.length);
 
+    // Proposed at once, with the fills still on their way through Redis: planning waits for the
+    // portfolio to apply them, so the new plan sees the positions and trades nothing.
+    const { plan: next } = await overConnect.proposeRebalance({ accountId });
+    expect(next!.trades).toEqual([]);
+
     // Every fill applied once: cash = initial − Σ (gross + fee) of the buys; shares = the plan's quantities.
     const fills = first.orders.flatMap((o) => o.fills.map((f) => ({ side: o.side, ...f })));
     const spent = fills.reduce((sum, f) => sum + (f.side === OrderSide.BUY ? f.grossAmountMinor + f.feeMinor : -(f.grossAmountMinor - f.feeMinor)), 0n);

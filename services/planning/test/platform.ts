@@ -41,6 +41,8 @@ const limits = { maxMessageBytes: 4 * 1024 * 1024, deadlineCapMs: 60_000 };
 export async function startPlatform(
   options: {
     readonly rules?: PlanRules;
+    /** How long a proposal waits for the portfolio to catch up (default 5 s). */
+    readonly portfolioCatchUpMs?: number;
     /** Wraps trading's binding, e.g. to lose answers ({@link LostAnswers}). */
     readonly wrapTrading?: (binding: ServiceBinding) => ServiceBinding;
   } = {},
@@ -60,7 +62,13 @@ export async function startPlatform(
     defineService<any>({
       name: "planning",
       binding: planningService,
-      resources: ({ database }) => layerPlanning({ ...database, env: {}, ...(options.rules === undefined ? {} : { rules: options.rules }) }),
+      resources: ({ database }) =>
+        layerPlanning({
+          ...database,
+          env: {},
+          ...(options.rules === undefined ? {} : { rules: options.rules }),
+          ...(options.portfolioCatchUpMs === undefined ? {} : { portfolioCatchUpMs: options.portfolioCatchUpMs }),
+        }),
     }),
   ];
   const local = deferredLocalServices();

@@ -8,15 +8,17 @@ import { Planning, PlanStatus } from "@meridian/sdk/planning";
 import { Portfolio, RiskProfile } from "@meridian/sdk/portfolio";
 import { OrderSide, OrderStatus, OrderType, Trading } from "@meridian/sdk/trading";
 import { Universe } from "@meridian/sdk/universe";
-import { eventually, failureOf, run, startPlatform, type Platform } from "./platform.js";
+import postgres from "postgres";
+import { failureOf, run, startPlatform, type Platform } from "./platform.js";
 
 let platform: Platform;
+const catchUpMs = 1_000;
 const planning = () => platform.clientOf(Planning);
 const portfolio = () => platform.clientOf(Portfolio);
 const trading = () => platform.clientOf(Trading);
 
 beforeAll(async () => {
-  platform = await startPlatform();
+  platform = await startPlatform({ portfolioCatchUpMs: catchUpMs });
 }, 120_000);
 
 afterAll(async () => {
@@ -142,20 +144,14 @@ describe("planning with the real services", () => {
     expect(all.length).toBe(plan!.trades.length);
   }, 60_000);
 
-  test("once the fills are applied, a new proposal for the same account trades nothing (all inside the band)", async () => {
+  test("a proposal right after an execution waits for the portfolio to apply its fills, then trades nothing (all inside the band)", async () => {
     const accountId = await openAccount(5_000_000n);
     const { plan } = await run(planning().proposeRebalance({ accountId }));
     const { orders } = await run(planning().executePlan({ planId: plan!.planId }));
-    const fills = orders.reduce((n, o) => n + o.fills.length, 0);
-    await eventually(
-      async () => {
-        const { portfolio: state } = await run(portfolio().getPortfolio({ accountId }));
-        return state!.fillsApplied >= BigInt(fills) ? state : undefined;
-      },
-      15_000,
-      "portfolio to apply the plan's fills",
-    );
+    // No waiting here: planning itself waits until the portfolio has applied the plan's fills.
     const { plan: next } = await run(planning().proposeRebalance({ accountId }));
+    const { portfolio: state } = await run(portfolio().getPortfolio({ accountId }));
+    expect(state!.fillsApplied).toBe(BigInt(orders.reduce((n, o) => n + o.fills.length, 0)));
     expect(next!.planId).not.toBe(plan!.planId);
     expect(next!.trades).toEqual([]);
     expect(next!.targets.map((t) => t.symbol)).toEqual(plan!.targets.map((t) => t.symbol));
@@ -164,6 +160,28 @@ describe("planning with the real services", () => {
     const empty = await run(planning().executePlan({ planId: next!.planId }));
     expect(empty.orders).toEqual([]);
     expect(empty.plan!.status).toBe(PlanStatus.EXECUTED);
+  }, 60_000);
+
+  test("a portfolio that has not applied the last plan's fills within the bound: unavailable, no plan built on it", async () => {
+    const accountId = await openAccount(5_000_000n);
+    const { plan } = await run(planning().proposeRebalance({ accountId }));
+    await run(planning().executePlan({ planId: plan!.planId }));
+    // As if one of the plan's fills had not reached the portfolio yet.
+    const sql = postgres(platform.database.env.DATABASE_URL!, { max: 1, onnotice: () => {} });
+    try {
+      await sql`update planning.plans set fill_count = fill_count + 1 where plan_id = ${plan!.planId}`;
+      const started = performance.now();
+      const error = await failureOf(planning().proposeRebalance({ accountId }));
+      expect(error._tag).toBe("Unavailable");
+      expect(performance.now() - started).toBeGreaterThanOrEqual(catchUpMs);
+      const [count] = await sql<Array<{ plans: number }>>`select count(*)::int as plans from planning.plans where account_id = ${accountId}`;
+      expect(count!.plans).toBe(1);
+      await sql`update planning.plans set fill_count = fill_count - 1 where plan_id = ${plan!.planId}`;
+    } finally {
+      await sql.end();
+    }
+    const { plan: next } = await run(planning().proposeRebalance({ accountId }));
+    expect(next!.trades).toEqual([]);
   }, 60_000);
 
   test("an account in another currency is planned only in that currency", async () => {
