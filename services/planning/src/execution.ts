@@ -31,15 +31,20 @@ export function executePlan(plan: PlanRecord): Effect.Effect<Execution, PlanReje
     const store = yield* Effect.service(PlanStore);
     const orders: Order[] = [];
     const trades: StoredTrade[] = [];
+    const fillsOf = () => BigInt(orders.reduce((n, o) => n + o.fills.length, 0));
     for (const [index, trade] of plan.trades.entries()) {
-      const order = yield* orderOf(plan, index, trade);
+      // Stopped half-way, the orders before still made fills the next proposal must wait for.
+      const order = yield* orderOf(plan, index, trade).pipe(
+        Effect.tapError(() => (orders.length === 0 ? Effect.void : store.recordFills(plan.planId, fillsOf()))),
+      );
       if (trade.orderId !== order.orderId) yield* store.recordOrder(plan.planId, index, order.orderId);
       orders.push(order);
       trades.push({ ...trade, orderId: trade.orderId ?? order.orderId });
     }
-    const fillCount = BigInt(orders.reduce((n, o) => n + o.fills.length, 0));
+    const fillCount = fillsOf();
     const executedAt = yield* store.markExecuted(plan.planId, fillCount);
-    return { plan: { ...plan, trades, status: PlanStatus.EXECUTED, executedAt, fillCount: plan.fillCount ?? fillCount }, orders };
+    const recorded = plan.fillCount !== undefined && plan.fillCount > fillCount ? plan.fillCount : fillCount;
+    return { plan: { ...plan, trades, status: PlanStatus.EXECUTED, executedAt, fillCount: recorded }, orders };
   });
 }
 

@@ -65,7 +65,7 @@ describe("plan store on PostgreSQL", () => {
     expect(await withStore((s) => s.get("p-missing"))).toBeUndefined();
   });
 
-  test("the first order recorded for a trade stays; execution keeps its first time and fill count", async () => {
+  test("the first order recorded for a trade stays; execution keeps its first time; the fill count only grows", async () => {
     expect(await withStore((s) => s.fillsExpected("acct-1"))).toBeUndefined();
     await withStore((s) => s.insert(plan("p-exec")));
     await withStore((s) => s.recordOrder("p-exec", 1, "order-1"));
@@ -78,9 +78,12 @@ describe("plan store on PostgreSQL", () => {
     expect(read?.trades.map((t) => t.orderId)).toEqual([undefined, "order-1"]);
     expect(read?.status).toBe(PlanStatus.EXECUTED);
     expect(read?.executedAt).toEqual(first);
-    expect(read?.fillCount).toBe(2n);
-    // The portfolio must have applied the 7 fills it had when the plan was proposed, and its 2.
-    expect(await withStore((s) => s.fillsExpected("acct-1"))).toBe(9n);
+    expect(read?.fillCount).toBe(5n);
+    // The portfolio must have applied the 7 fills it had when the plan was proposed, and its 5.
+    expect(await withStore((s) => s.fillsExpected("acct-1"))).toBe(12n);
+    // A count recorded half-way never lowers it.
+    await withStore((s) => s.recordFills("p-exec", 1n));
+    expect((await withStore((s) => s.get("p-exec")))?.fillCount).toBe(5n);
     expect(await withStore((s) => s.fillsExpected("acct-other"))).toBeUndefined();
   });
 

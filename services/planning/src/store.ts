@@ -31,7 +31,7 @@ export interface PlanRecord extends Omit<PlanProposal, "trades"> {
   readonly executedAt: Date | undefined;
   /** The account's fills the portfolio had applied when the plan was proposed. */
   readonly fillsAppliedBefore: bigint;
-  /** The fills the plan's orders made, once it is executed. */
+  /** The fills the plan's orders made, once it has placed any (executed, or stopped half-way). */
   readonly fillCount: bigint | undefined;
 }
 
@@ -42,11 +42,13 @@ export interface PlanStoreShape {
   readonly get: (planId: string) => Effect.Effect<PlanRecord | undefined, Unavailable>;
   /** Records the order a trade became; the first order recorded for a trade stays. */
   readonly recordOrder: (planId: string, tradeIndex: number, orderId: string) => Effect.Effect<void, Unavailable>;
-  /** Marks the plan executed with its orders' fill count (once: a second call keeps the first); returns when it was. */
+  /** Marks the plan executed (a second call keeps the first time) with its orders' fill count; returns when it was. */
   readonly markExecuted: (planId: string, fillCount: bigint) => Effect.Effect<Date, Unavailable>;
+  /** Records the fills the plan's orders made so far (never lowers the count): an execution that stopped half-way. */
+  readonly recordFills: (planId: string, fillCount: bigint) => Effect.Effect<void, Unavailable>;
   /**
    * The fills the portfolio must have applied for the account before its next plan: the most of
-   * (fills applied at proposal + fills made) over its executed plans; undefined when none is executed.
+   * (fills applied at proposal + fills made) over its plans that placed orders; undefined when none did.
    */
   readonly fillsExpected: (accountId: string) => Effect.Effect<bigint | undefined, Unavailable>;
 }
@@ -109,11 +111,17 @@ export const layerPlanStore: Layer.Layer<PlanStore, never, Sql> = Layer.effect(
             select max(fills_applied_before + fill_count)::text as expected from plans
             where account_id = ${accountId} and fill_count is not null`),
         ).pipe(Effect.map(([row]) => (row?.expected == null ? undefined : BigInt(row.expected)))),
+      recordFills: (planId, fillCount) =>
+        run(
+          query((sql) => sql`
+            update plans set fill_count = greatest(coalesce(fill_count, 0), ${fillCount.toString()})
+            where plan_id = ${planId}`),
+        ).pipe(Effect.asVoid),
       markExecuted: (planId, fillCount) =>
         run(
           query((sql) => sql<Array<{ executed_at: Date }>>`
             update plans set status = ${PlanStatus.EXECUTED}, executed_at = coalesce(executed_at, now()),
-                             fill_count = coalesce(fill_count, ${fillCount.toString()})
+                             fill_count = greatest(coalesce(fill_count, 0), ${fillCount.toString()})
             where plan_id = ${planId}
             returning executed_at`),
         ).pipe(
