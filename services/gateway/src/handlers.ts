@@ -10,6 +10,7 @@ import { ServiceClient } from "@meridian/kit/client";
 import { Gateway } from "@meridian/sdk/gateway";
 import { Market } from "@meridian/sdk/market";
 import { Planning } from "@meridian/sdk/planning";
+import { Trading } from "@meridian/sdk/trading";
 import { Accounts } from "./accounts.js";
 import { caller } from "./auth.js";
 import { downstreamFailure } from "./downstream.js";
@@ -23,6 +24,7 @@ export const gatewayHandlers = Effect.gen(function* () {
   const status = yield* Effect.service(SystemStatus);
   const market = yield* Effect.service(ServiceClient(Market));
   const planning = yield* Effect.service(ServiceClient(Planning));
+  const trading = yield* Effect.service(ServiceClient(Trading));
   return yield* implement(Gateway, {
     getSystemStatus: () =>
       Effect.gen(function* () {
@@ -58,6 +60,28 @@ export const gatewayHandlers = Effect.gen(function* () {
         if (plan === undefined) return yield* Effect.die(new Error("planning proposed no plan"));
         const executed = yield* planning.executePlan({ planId: plan.planId }).pipe(Effect.mapError(downstreamFailure("planning")));
         return { regime: reading, plan: executed.plan ?? plan, orders: executed.orders };
+      }),
+    placeOrder: (request) =>
+      Effect.gen(function* () {
+        const who = yield* caller;
+        const accountId = request.accountId;
+        yield* accounts.requireOwned(who, accountId);
+        // Keys are unique per account at the trading service, and the account is the caller's.
+        const { order, created } = yield* trading
+          .placeOrder({
+            accountId,
+            symbol: request.symbol,
+            side: request.side,
+            quantity: request.quantity,
+            type: request.type,
+            limitPriceMicros: request.limitPriceMicros,
+            idempotencyKey: request.idempotencyKey,
+          })
+          .pipe(
+            Effect.catchTag("UnknownAccount", () => Effect.fail(new UnknownAccount({ accountId }))),
+            Effect.mapError(downstreamFailure("trading")),
+          );
+        return { order, created };
       }),
     watchEvents: (request) =>
       Stream.unwrap(

@@ -1,7 +1,7 @@
 /**
  * The gateway as Layers, for its own process (main.ts) and for the all-in-one
  * launcher: its database (schema "gateway": API keys, hashed), the
- * authenticator, the dev key, the clients of market, portfolio and planning,
+ * authenticator, the dev key, the clients of market, portfolio, planning and trading,
  * the caller's accounts and the platform status; plus the status page's HTTP
  * routes, which the server that serves the gateway must be given. It requires
  * (does not build) Health and EventBus; LocalServices is used when present.
@@ -16,6 +16,7 @@ import type { EffectClient, PolicyOptions } from "@meridian/sdk";
 import { Market } from "@meridian/sdk/market";
 import { Planning } from "@meridian/sdk/planning";
 import { Portfolio } from "@meridian/sdk/portfolio";
+import { Trading } from "@meridian/sdk/trading";
 import { Accounts, layerAccounts } from "./accounts.js";
 import { Authenticator, layerAuthenticator } from "./auth.js";
 import { gatewayConfig, gatewayCorsConfig, type GatewaySettings } from "./config.js";
@@ -60,7 +61,8 @@ export type GatewayResources =
   | Sql
   | EffectClient<typeof Market>
   | EffectClient<typeof Portfolio>
-  | EffectClient<typeof Planning>;
+  | EffectClient<typeof Planning>
+  | EffectClient<typeof Trading>;
 
 /** Everything the service runs on, for main.ts and the launcher. */
 export function layerGateway(options: {
@@ -78,6 +80,7 @@ export function layerGateway(options: {
     layerClient(Market, env),
     layerClient(Portfolio, env),
     layerClient(Planning, { policy: planningPolicy, ...env }),
+    layerClient(Trading, env),
   );
   const edge = Layer.mergeAll(
     layerAccounts,

@@ -96,6 +96,7 @@ export function layerSystemStatus(options: {
         market: yield* Effect.service(ServiceClient(Market)),
         portfolio: yield* Effect.service(ServiceClient(Portfolio)),
         planning: yield* Effect.service(ServiceClient(Planning)),
+        trading: yield* Effect.service(ServiceClient(Trading)),
       };
       const breakerOf = (name: string): ServiceReport["breaker"] => {
         const client = clients[name];
@@ -129,7 +130,7 @@ export function layerSystemStatus(options: {
 }
 
 /** The clients whose breakers the report shows. */
-type EffectClients = EffectClient<typeof Market> | EffectClient<typeof Portfolio> | EffectClient<typeof Planning>;
+type EffectClients = EffectClient<typeof Market> | EffectClient<typeof Portfolio> | EffectClient<typeof Planning> | EffectClient<typeof Trading>;
 
 /** "open" if any endpoint's breaker is open, else "half_open" if any probes, else "closed". */
 function worstBreaker(state: ResilienceState | undefined): ServiceReport["breaker"] {

@@ -49,7 +49,7 @@ const bearer = (key: string) => ({ headers: { authorization: `Bearer ${key}` } }
 
 describe("API keys", () => {
   test("a call without a key is unauthenticated, on every method", async () => {
-    for (const method of ["GetSystemStatus", "OpenAccount", "ListAccounts", "GetPortfolio", "RunTradingCycle"]) {
+    for (const method of ["GetSystemStatus", "OpenAccount", "ListAccounts", "GetPortfolio", "RunTradingCycle", "PlaceOrder"]) {
       const response = await rpc(method);
       expect(response.status).toBe(401);
       expect(((await response.json()) as { code: string }).code).toBe("unauthenticated");
@@ -116,7 +116,7 @@ describe("the platform status seen from the gateway alone", () => {
     expect(byName.market).toMatchObject({ state: "unreachable", breaker: "closed" });
     expect(byName.market!.detail).toContain("http://127.0.0.1:9/readyz");
     // Reached over gRPC (an HTTP/2 port without /readyz): asked grpc.health.v1, which carries no version.
-    expect(byName.trading).toMatchObject({ state: "serving", version: "", breaker: "", detail: "" });
+    expect(byName.trading).toMatchObject({ state: "serving", version: "", breaker: "closed", detail: "" });
     // A remote service that answers its /readyz serves, with its version; one endpoint of two is enough.
     expect(byName.universe).toMatchObject({ state: "serving", version: "0.1.0", breaker: "", detail: "" });
     expect(byName.scoring!.state).toBe("serving");

@@ -43,6 +43,7 @@ export async function startGatewayAlone(
     MERIDIAN_MARKET_URL: closedPort,
     MERIDIAN_PORTFOLIO_URL: closedPort,
     MERIDIAN_PLANNING_URL: closedPort,
+    MERIDIAN_TRADING_URL: closedPort,
     MERIDIAN_PORTFOLIO_RETRIES: "0",
     ...options.env,
   };

@@ -10,7 +10,7 @@ import { createEffectClient, type EffectClient } from "@meridian/sdk";
 import { Gateway, type WatchEventsResponse } from "@meridian/sdk/gateway";
 import { Market, Regime } from "@meridian/sdk/market";
 import { RiskProfile } from "@meridian/sdk/portfolio";
-import { OrderSide, OrderStatus } from "@meridian/sdk/trading";
+import { OrderSide, OrderStatus, OrderType } from "@meridian/sdk/trading";
 import { generateApiKey } from "../src/domain/api-keys.js";
 import { crashBars } from "../../market/test/market-bars.js";
 import { addApiKey, startPlatform, type Platform } from "./platform.js";
@@ -65,7 +65,7 @@ describe("the gateway in front of the platform", () => {
     );
     expect(status.services.every((s) => s.version === "0.1.0")).toBe(true);
     const breakers = Object.fromEntries(status.services.map((s) => [s.name, s.breaker]));
-    expect(breakers).toMatchObject({ market: "closed", portfolio: "closed", planning: "closed", universe: "" });
+    expect(breakers).toMatchObject({ market: "closed", portfolio: "closed", planning: "closed", trading: "closed", universe: "" });
   });
 
   test("accounts act for the key's owner: opened for it, listed for it only, the same key twice is one account", async () => {
@@ -148,6 +148,21 @@ describe("the gateway in front of the platform", () => {
     } finally {
       await watcher.stop();
     }
+  }, 60_000);
+
+  test("PlaceOrder acts on the caller's account only; the same idempotency key places one order", async () => {
+    const account = (await open(devKey, "orders")).account!;
+    const order = { accountId: account.accountId, symbol: "MSFT", side: OrderSide.BUY, quantity: 3n, type: OrderType.MARKET, idempotencyKey: "buy-msft-1" };
+    const first = await run(gateway.placeOrder(order, as(devKey)));
+    expect(first.created).toBe(true);
+    expect(first.order).toMatchObject({ accountId: account.accountId, symbol: "MSFT", quantity: 3n });
+    const again = await run(gateway.placeOrder(order, as(devKey)));
+    expect(again).toMatchObject({ created: false, order: { orderId: first.order!.orderId } });
+    expect((await failure(gateway.placeOrder(order, as(bobKey))))._tag).toBe("PermissionDenied");
+    // Another service's domain error keeps its code (not_found: the SDK's NotFound) and names itself.
+    const unknown = await failure(gateway.placeOrder({ ...order, symbol: "NOPE", idempotencyKey: "nope" }, as(devKey)));
+    expect(unknown._tag).toBe("NotFound");
+    expect(unknown.message).toStartWith("trading: UnknownSymbol");
   }, 60_000);
 
   // Last: it moves the market into a crisis.

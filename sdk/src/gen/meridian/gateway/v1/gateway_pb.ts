@@ -14,7 +14,7 @@ import type { Plan } from "../../planning/v1/planning_pb.js";
 import { file_meridian_planning_v1_planning } from "../../planning/v1/planning_pb.js";
 import type { Account, PortfolioState, RiskProfile } from "../../portfolio/v1/portfolio_pb.js";
 import { file_meridian_portfolio_v1_portfolio } from "../../portfolio/v1/portfolio_pb.js";
-import type { OrderFilled, OrderPlaced } from "../../trading/v1/events_pb.js";
+import type { OrderFilled, OrderPlaced, OrderSide, OrderType } from "../../trading/v1/events_pb.js";
 import { file_meridian_trading_v1_events } from "../../trading/v1/events_pb.js";
 import type { Order } from "../../trading/v1/trading_pb.js";
 import { file_meridian_trading_v1_trading } from "../../trading/v1/trading_pb.js";
@@ -24,7 +24,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file meridian/gateway/v1/gateway.proto.
  */
 export const file_meridian_gateway_v1_gateway: GenFile = /*@__PURE__*/
-  fileDesc("CiFtZXJpZGlhbi9nYXRld2F5L3YxL2dhdGV3YXkucHJvdG8SE21lcmlkaWFuLmdhdGV3YXkudjEicgoNU2VydmljZVN0YXR1cxIMCgRuYW1lGAEgASgJEg0KBXN0YXRlGAIgASgJEg8KB3ZlcnNpb24YAyABKAkSDwoHYnJlYWtlchgEIAEoCRISCgpsYXRlbmN5X21zGAUgASgFEg4KBmRldGFpbBgGIAEoCSIYChZHZXRTeXN0ZW1TdGF0dXNSZXF1ZXN0ImAKF0dldFN5c3RlbVN0YXR1c1Jlc3BvbnNlEjQKCHNlcnZpY2VzGAEgAygLMiIubWVyaWRpYW4uZ2F0ZXdheS52MS5TZXJ2aWNlU3RhdHVzEg8KB2hlYWx0aHkYAiABKAgilQEKEk9wZW5BY2NvdW50UmVxdWVzdBIaChJpbml0aWFsX2Nhc2hfbWlub3IYASABKAMSEAoIY3VycmVuY3kYAiABKAkSOAoMcmlza19wcm9maWxlGAMgASgOMiIubWVyaWRpYW4ucG9ydGZvbGlvLnYxLlJpc2tQcm9maWxlEhcKD2lkZW1wb3RlbmN5X2tleRgEIAEoCSJXChNPcGVuQWNjb3VudFJlc3BvbnNlEi8KB2FjY291bnQYASABKAsyHi5tZXJpZGlhbi5wb3J0Zm9saW8udjEuQWNjb3VudBIPCgdjcmVhdGVkGAIgASgIIhUKE0xpc3RBY2NvdW50c1JlcXVlc3QiSAoUTGlzdEFjY291bnRzUmVzcG9uc2USMAoIYWNjb3VudHMYASADKAsyHi5tZXJpZGlhbi5wb3J0Zm9saW8udjEuQWNjb3VudCIpChNHZXRQb3J0Zm9saW9SZXF1ZXN0EhIKCmFjY291bnRfaWQYASABKAkiUAoUR2V0UG9ydGZvbGlvUmVzcG9uc2USOAoJcG9ydGZvbGlvGAEgASgLMiUubWVyaWRpYW4ucG9ydGZvbGlvLnYxLlBvcnRmb2xpb1N0YXRlIiwKFlJ1blRyYWRpbmdDeWNsZVJlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCSKiAQoXUnVuVHJhZGluZ0N5Y2xlUmVzcG9uc2USMQoGcmVnaW1lGAEgASgLMiEubWVyaWRpYW4ubWFya2V0LnYxLlJlZ2ltZVJlYWRpbmcSKAoEcGxhbhgCIAEoCzIaLm1lcmlkaWFuLnBsYW5uaW5nLnYxLlBsYW4SKgoGb3JkZXJzGAMgAygLMhoubWVyaWRpYW4udHJhZGluZy52MS5PcmRlciIoChJXYXRjaEV2ZW50c1JlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCSK+AgoTV2F0Y2hFdmVudHNSZXNwb25zZRIQCghldmVudF9pZBgBIAEoCRIoCgR0aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI4CgxvcmRlcl9maWxsZWQYAyABKAsyIC5tZXJpZGlhbi50cmFkaW5nLnYxLk9yZGVyRmlsbGVkSAASOwoOcmVnaW1lX2NoYW5nZWQYBCABKAsyIS5tZXJpZGlhbi5tYXJrZXQudjEuUmVnaW1lQ2hhbmdlZEgAEjgKDG9yZGVyX3BsYWNlZBgFIAEoCzIgLm1lcmlkaWFuLnRyYWRpbmcudjEuT3JkZXJQbGFjZWRIABIxCgh3YXRjaGluZxgGIAEoCzIdLm1lcmlkaWFuLmdhdGV3YXkudjEuV2F0Y2hpbmdIAEIHCgVldmVudCIeCghXYXRjaGluZxISCgphY2NvdW50X2lkGAEgASgJMpcFCg5HYXRld2F5U2VydmljZRJxCg9HZXRTeXN0ZW1TdGF0dXMSKy5tZXJpZGlhbi5nYXRld2F5LnYxLkdldFN5c3RlbVN0YXR1c1JlcXVlc3QaLC5tZXJpZGlhbi5nYXRld2F5LnYxLkdldFN5c3RlbVN0YXR1c1Jlc3BvbnNlIgOQAgESZQoLT3BlbkFjY291bnQSJy5tZXJpZGlhbi5nYXRld2F5LnYxLk9wZW5BY2NvdW50UmVxdWVzdBooLm1lcmlkaWFuLmdhdGV3YXkudjEuT3BlbkFjY291bnRSZXNwb25zZSIDkAICEmgKDExpc3RBY2NvdW50cxIoLm1lcmlkaWFuLmdhdGV3YXkudjEuTGlzdEFjY291bnRzUmVxdWVzdBopLm1lcmlkaWFuLmdhdGV3YXkudjEuTGlzdEFjY291bnRzUmVzcG9uc2UiA5ACARJoCgxHZXRQb3J0Zm9saW8SKC5tZXJpZGlhbi5nYXRld2F5LnYxLkdldFBvcnRmb2xpb1JlcXVlc3QaKS5tZXJpZGlhbi5nYXRld2F5LnYxLkdldFBvcnRmb2xpb1Jlc3BvbnNlIgOQAgESbgoPUnVuVHJhZGluZ0N5Y2xlEisubWVyaWRpYW4uZ2F0ZXdheS52MS5SdW5UcmFkaW5nQ3ljbGVSZXF1ZXN0GiwubWVyaWRpYW4uZ2F0ZXdheS52MS5SdW5UcmFkaW5nQ3ljbGVSZXNwb25zZSIAEmcKC1dhdGNoRXZlbnRzEicubWVyaWRpYW4uZ2F0ZXdheS52MS5XYXRjaEV2ZW50c1JlcXVlc3QaKC5tZXJpZGlhbi5nYXRld2F5LnYxLldhdGNoRXZlbnRzUmVzcG9uc2UiA5ACATABYgZwcm90bzM", [file_google_protobuf_timestamp, file_meridian_market_v1_events, file_meridian_market_v1_market, file_meridian_planning_v1_planning, file_meridian_portfolio_v1_portfolio, file_meridian_trading_v1_events, file_meridian_trading_v1_trading]);
+  fileDesc("CiFtZXJpZGlhbi9nYXRld2F5L3YxL2dhdGV3YXkucHJvdG8SE21lcmlkaWFuLmdhdGV3YXkudjEicgoNU2VydmljZVN0YXR1cxIMCgRuYW1lGAEgASgJEg0KBXN0YXRlGAIgASgJEg8KB3ZlcnNpb24YAyABKAkSDwoHYnJlYWtlchgEIAEoCRISCgpsYXRlbmN5X21zGAUgASgFEg4KBmRldGFpbBgGIAEoCSIYChZHZXRTeXN0ZW1TdGF0dXNSZXF1ZXN0ImAKF0dldFN5c3RlbVN0YXR1c1Jlc3BvbnNlEjQKCHNlcnZpY2VzGAEgAygLMiIubWVyaWRpYW4uZ2F0ZXdheS52MS5TZXJ2aWNlU3RhdHVzEg8KB2hlYWx0aHkYAiABKAgilQEKEk9wZW5BY2NvdW50UmVxdWVzdBIaChJpbml0aWFsX2Nhc2hfbWlub3IYASABKAMSEAoIY3VycmVuY3kYAiABKAkSOAoMcmlza19wcm9maWxlGAMgASgOMiIubWVyaWRpYW4ucG9ydGZvbGlvLnYxLlJpc2tQcm9maWxlEhcKD2lkZW1wb3RlbmN5X2tleRgEIAEoCSJXChNPcGVuQWNjb3VudFJlc3BvbnNlEi8KB2FjY291bnQYASABKAsyHi5tZXJpZGlhbi5wb3J0Zm9saW8udjEuQWNjb3VudBIPCgdjcmVhdGVkGAIgASgIIhUKE0xpc3RBY2NvdW50c1JlcXVlc3QiSAoUTGlzdEFjY291bnRzUmVzcG9uc2USMAoIYWNjb3VudHMYASADKAsyHi5tZXJpZGlhbi5wb3J0Zm9saW8udjEuQWNjb3VudCIpChNHZXRQb3J0Zm9saW9SZXF1ZXN0EhIKCmFjY291bnRfaWQYASABKAkiUAoUR2V0UG9ydGZvbGlvUmVzcG9uc2USOAoJcG9ydGZvbGlvGAEgASgLMiUubWVyaWRpYW4ucG9ydGZvbGlvLnYxLlBvcnRmb2xpb1N0YXRlIiwKFlJ1blRyYWRpbmdDeWNsZVJlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCSKiAQoXUnVuVHJhZGluZ0N5Y2xlUmVzcG9uc2USMQoGcmVnaW1lGAEgASgLMiEubWVyaWRpYW4ubWFya2V0LnYxLlJlZ2ltZVJlYWRpbmcSKAoEcGxhbhgCIAEoCzIaLm1lcmlkaWFuLnBsYW5uaW5nLnYxLlBsYW4SKgoGb3JkZXJzGAMgAygLMhoubWVyaWRpYW4udHJhZGluZy52MS5PcmRlciLaAQoRUGxhY2VPcmRlclJlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCRIOCgZzeW1ib2wYAiABKAkSLAoEc2lkZRgDIAEoDjIeLm1lcmlkaWFuLnRyYWRpbmcudjEuT3JkZXJTaWRlEhAKCHF1YW50aXR5GAQgASgDEiwKBHR5cGUYBSABKA4yHi5tZXJpZGlhbi50cmFkaW5nLnYxLk9yZGVyVHlwZRIaChJsaW1pdF9wcmljZV9taWNyb3MYBiABKAMSFwoPaWRlbXBvdGVuY3lfa2V5GAcgASgJIlAKElBsYWNlT3JkZXJSZXNwb25zZRIpCgVvcmRlchgBIAEoCzIaLm1lcmlkaWFuLnRyYWRpbmcudjEuT3JkZXISDwoHY3JlYXRlZBgCIAEoCCIoChJXYXRjaEV2ZW50c1JlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCSK+AgoTV2F0Y2hFdmVudHNSZXNwb25zZRIQCghldmVudF9pZBgBIAEoCRIoCgR0aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI4CgxvcmRlcl9maWxsZWQYAyABKAsyIC5tZXJpZGlhbi50cmFkaW5nLnYxLk9yZGVyRmlsbGVkSAASOwoOcmVnaW1lX2NoYW5nZWQYBCABKAsyIS5tZXJpZGlhbi5tYXJrZXQudjEuUmVnaW1lQ2hhbmdlZEgAEjgKDG9yZGVyX3BsYWNlZBgFIAEoCzIgLm1lcmlkaWFuLnRyYWRpbmcudjEuT3JkZXJQbGFjZWRIABIxCgh3YXRjaGluZxgGIAEoCzIdLm1lcmlkaWFuLmdhdGV3YXkudjEuV2F0Y2hpbmdIAEIHCgVldmVudCIeCghXYXRjaGluZxISCgphY2NvdW50X2lkGAEgASgJMvsFCg5HYXRld2F5U2VydmljZRJxCg9HZXRTeXN0ZW1TdGF0dXMSKy5tZXJpZGlhbi5nYXRld2F5LnYxLkdldFN5c3RlbVN0YXR1c1JlcXVlc3QaLC5tZXJpZGlhbi5nYXRld2F5LnYxLkdldFN5c3RlbVN0YXR1c1Jlc3BvbnNlIgOQAgESZQoLT3BlbkFjY291bnQSJy5tZXJpZGlhbi5nYXRld2F5LnYxLk9wZW5BY2NvdW50UmVxdWVzdBooLm1lcmlkaWFuLmdhdGV3YXkudjEuT3BlbkFjY291bnRSZXNwb25zZSIDkAICEmgKDExpc3RBY2NvdW50cxIoLm1lcmlkaWFuLmdhdGV3YXkudjEuTGlzdEFjY291bnRzUmVxdWVzdBopLm1lcmlkaWFuLmdhdGV3YXkudjEuTGlzdEFjY291bnRzUmVzcG9uc2UiA5ACARJoCgxHZXRQb3J0Zm9saW8SKC5tZXJpZGlhbi5nYXRld2F5LnYxLkdldFBvcnRmb2xpb1JlcXVlc3QaKS5tZXJpZGlhbi5nYXRld2F5LnYxLkdldFBvcnRmb2xpb1Jlc3BvbnNlIgOQAgESbgoPUnVuVHJhZGluZ0N5Y2xlEisubWVyaWRpYW4uZ2F0ZXdheS52MS5SdW5UcmFkaW5nQ3ljbGVSZXF1ZXN0GiwubWVyaWRpYW4uZ2F0ZXdheS52MS5SdW5UcmFkaW5nQ3ljbGVSZXNwb25zZSIAEmIKClBsYWNlT3JkZXISJi5tZXJpZGlhbi5nYXRld2F5LnYxLlBsYWNlT3JkZXJSZXF1ZXN0GicubWVyaWRpYW4uZ2F0ZXdheS52MS5QbGFjZU9yZGVyUmVzcG9uc2UiA5ACAhJnCgtXYXRjaEV2ZW50cxInLm1lcmlkaWFuLmdhdGV3YXkudjEuV2F0Y2hFdmVudHNSZXF1ZXN0GigubWVyaWRpYW4uZ2F0ZXdheS52MS5XYXRjaEV2ZW50c1Jlc3BvbnNlIgOQAgEwAWIGcHJvdG8z", [file_google_protobuf_timestamp, file_meridian_market_v1_events, file_meridian_market_v1_market, file_meridian_planning_v1_planning, file_meridian_portfolio_v1_portfolio, file_meridian_trading_v1_events, file_meridian_trading_v1_trading]);
 
 /**
  * ServiceStatus is what the gateway knows of one service.
@@ -278,6 +278,83 @@ export const RunTradingCycleResponseSchema: GenMessage<RunTradingCycleResponse> 
   messageDesc(file_meridian_gateway_v1_gateway, 10);
 
 /**
+ * @generated from message meridian.gateway.v1.PlaceOrderRequest
+ */
+export type PlaceOrderRequest = Message<"meridian.gateway.v1.PlaceOrderRequest"> & {
+  /**
+   * @generated from field: string account_id = 1;
+   */
+  accountId: string;
+
+  /**
+   * @generated from field: string symbol = 2;
+   */
+  symbol: string;
+
+  /**
+   * @generated from field: meridian.trading.v1.OrderSide side = 3;
+   */
+  side: OrderSide;
+
+  /**
+   * Shares, > 0.
+   *
+   * @generated from field: int64 quantity = 4;
+   */
+  quantity: bigint;
+
+  /**
+   * @generated from field: meridian.trading.v1.OrderType type = 5;
+   */
+  type: OrderType;
+
+  /**
+   * Required (> 0) for limit orders, 0 for market orders.
+   *
+   * @generated from field: int64 limit_price_micros = 6;
+   */
+  limitPriceMicros: bigint;
+
+  /**
+   * Required, 1 to 128 characters; the same key (from the same owner) returns the same order.
+   *
+   * @generated from field: string idempotency_key = 7;
+   */
+  idempotencyKey: string;
+};
+
+/**
+ * Describes the message meridian.gateway.v1.PlaceOrderRequest.
+ * Use `create(PlaceOrderRequestSchema)` to create a new message.
+ */
+export const PlaceOrderRequestSchema: GenMessage<PlaceOrderRequest> = /*@__PURE__*/
+  messageDesc(file_meridian_gateway_v1_gateway, 11);
+
+/**
+ * @generated from message meridian.gateway.v1.PlaceOrderResponse
+ */
+export type PlaceOrderResponse = Message<"meridian.gateway.v1.PlaceOrderResponse"> & {
+  /**
+   * @generated from field: meridian.trading.v1.Order order = 1;
+   */
+  order?: Order | undefined;
+
+  /**
+   * False when the idempotency key had already placed this order.
+   *
+   * @generated from field: bool created = 2;
+   */
+  created: boolean;
+};
+
+/**
+ * Describes the message meridian.gateway.v1.PlaceOrderResponse.
+ * Use `create(PlaceOrderResponseSchema)` to create a new message.
+ */
+export const PlaceOrderResponseSchema: GenMessage<PlaceOrderResponse> = /*@__PURE__*/
+  messageDesc(file_meridian_gateway_v1_gateway, 12);
+
+/**
  * @generated from message meridian.gateway.v1.WatchEventsRequest
  */
 export type WatchEventsRequest = Message<"meridian.gateway.v1.WatchEventsRequest"> & {
@@ -292,7 +369,7 @@ export type WatchEventsRequest = Message<"meridian.gateway.v1.WatchEventsRequest
  * Use `create(WatchEventsRequestSchema)` to create a new message.
  */
 export const WatchEventsRequestSchema: GenMessage<WatchEventsRequest> = /*@__PURE__*/
-  messageDesc(file_meridian_gateway_v1_gateway, 11);
+  messageDesc(file_meridian_gateway_v1_gateway, 13);
 
 /**
  * @generated from message meridian.gateway.v1.WatchEventsResponse
@@ -347,7 +424,7 @@ export type WatchEventsResponse = Message<"meridian.gateway.v1.WatchEventsRespon
  * Use `create(WatchEventsResponseSchema)` to create a new message.
  */
 export const WatchEventsResponseSchema: GenMessage<WatchEventsResponse> = /*@__PURE__*/
-  messageDesc(file_meridian_gateway_v1_gateway, 12);
+  messageDesc(file_meridian_gateway_v1_gateway, 14);
 
 /**
  * Watching: WatchEvents is following its topics from this moment on.
@@ -366,7 +443,7 @@ export type Watching = Message<"meridian.gateway.v1.Watching"> & {
  * Use `create(WatchingSchema)` to create a new message.
  */
 export const WatchingSchema: GenMessage<Watching> = /*@__PURE__*/
-  messageDesc(file_meridian_gateway_v1_gateway, 13);
+  messageDesc(file_meridian_gateway_v1_gateway, 15);
 
 /**
  * GatewayService is the public edge for browsers and scripts. Every call carries
@@ -425,6 +502,17 @@ export const GatewayService: GenService<{
     methodKind: "unary";
     input: typeof RunTradingCycleRequestSchema;
     output: typeof RunTradingCycleResponseSchema;
+  },
+  /**
+   * PlaceOrder places an order on one of the caller's accounts, through the trading service: the
+   * same idempotency key returns the same order and never places a second one.
+   *
+   * @generated from rpc meridian.gateway.v1.GatewayService.PlaceOrder
+   */
+  placeOrder: {
+    methodKind: "unary";
+    input: typeof PlaceOrderRequestSchema;
+    output: typeof PlaceOrderResponseSchema;
   },
   /**
    * WatchEvents streams the caller's fills for an account and every regime change, until cancelled.
