@@ -13,7 +13,7 @@ import { AccountChangedEvent } from "./events.js";
 import { accountPerformance, maxRangeDays, rangeTooLong } from "./performance.js";
 import { MarketClient, Prices } from "./prices.js";
 import { loadPortfolio, toAccount } from "./state.js";
-import { PortfolioSettingsTag } from "./settings.js";
+import { PortfolioTuning } from "./settings.js";
 import { PortfolioStore } from "./store.js";
 
 /** The portfolio service's handlers, bound to its store, prices, market client, settings and event bus. */
@@ -21,7 +21,7 @@ export const portfolioHandlers = Effect.gen(function* () {
     const store = yield* Effect.service(PortfolioStore);
     // WatchPortfolio also checks its account's fill count itself this often: that covers a change
     // made between its first read and its following the topic, and notifications the store lost.
-    const { watchRecheckMs } = yield* Effect.service(PortfolioSettingsTag);
+    const { watchRecheckMs } = yield* Effect.service(PortfolioTuning);
     const prices = yield* Effect.service(Prices);
     const market = yield* Effect.service(MarketClient);
     return yield* implement(Portfolio, {

@@ -15,7 +15,7 @@ import { Market } from "@meridian/sdk/market";
 import { layerFillConsumer } from "./fills.js";
 import { portfolioHandlers } from "./handlers.js";
 import { layerPrices, type Prices } from "./prices.js";
-import { defaultPortfolioOptions, layerPortfolioOptions, portfolioConfig, type PortfolioOptions, type PortfolioSettingsTag } from "./settings.js";
+import { defaultPortfolioOptions, layerPortfolioOptions, portfolioConfig, type PortfolioOptions, type PortfolioTuning } from "./settings.js";
 import { layerPortfolioStore, type PortfolioStore } from "./store.js";
 
 export { portfolioConfig, defaultPortfolioOptions, type PortfolioOptions } from "./settings.js";
@@ -56,7 +56,7 @@ export interface PortfolioSettings {
 }
 
 /** What the service's Layers provide. */
-export type PortfolioResources = PortfolioStore | Prices | EffectClient<typeof Market> | PortfolioSettingsTag | Outbox | Sql | EventBus;
+export type PortfolioResources = PortfolioStore | Prices | EffectClient<typeof Market> | PortfolioTuning | Outbox | Sql | EventBus;
 
 /**
  * Everything the service runs on, for main.ts and the launcher: the migrated database, its

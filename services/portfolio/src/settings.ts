@@ -28,8 +28,8 @@ export const portfolioConfig: Config.Config<PortfolioOptions> = Config.all({
   claimIdleMs: positiveInt("PORTFOLIO_CLAIM_IDLE_MS").pipe(Config.withDefault(defaultPortfolioOptions.claimIdleMs)),
 });
 
-/** The settings, for the handlers that read them. */
-export class PortfolioSettingsTag extends Context.Service<PortfolioSettingsTag, PortfolioOptions>()("@meridian/portfolio/Settings") {}
+/** The tuning in effect, for the handlers that read it. */
+export class PortfolioTuning extends Context.Service<PortfolioTuning, PortfolioOptions>()("@meridian/portfolio/Settings") {}
 
 /** Provides the settings. */
-export const layerPortfolioOptions = (options: PortfolioOptions) => Layer.succeed(PortfolioSettingsTag, options);
+export const layerPortfolioOptions = (options: PortfolioOptions) => Layer.succeed(PortfolioTuning, options);

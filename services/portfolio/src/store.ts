@@ -47,8 +47,8 @@ export interface PortfolioStoreShape {
 /** Storage of accounts. */
 export class PortfolioStore extends Context.Service<PortfolioStore, PortfolioStoreShape>()("@meridian/portfolio/PortfolioStore") {}
 
-/** The columns of an account, as read by every query (int8 comes back as text: read with BigInt). */
-export interface RawAccount {
+// The columns of an account, as read by every query (int8 comes back as text: read with BigInt).
+interface RawAccount {
   account_id: string;
   owner: string;
   risk_profile: number;
@@ -61,8 +61,8 @@ export interface RawAccount {
   fills_applied: string;
 }
 
-/** An account row out of its raw columns. */
-export function toAccountRow(raw: RawAccount): AccountRow {
+// An account row out of its raw columns.
+function toAccountRow(raw: RawAccount): AccountRow {
   return {
     accountId: raw.account_id,
     owner: raw.owner,
