@@ -147,7 +147,12 @@ function render(measured: Map<string, Measurement[]>, loadAtStart: string): stri
     const rpsRatio = median(runs.map((m, i) => m.load.rps / trivial[i]!.load.rps));
     const p99Ratio = median(runs.map((m, i) => m.load.p99Ms / trivial[i]!.load.p99Ms));
     const cpu = runs.map((m) => m.cpuUsPerRequest).filter((c): c is number => c !== undefined);
-    return `| ${target.id} | ${target.label} | ${Math.round(median(runs.map((m) => m.load.rps)))} | ${median(runs.map((m) => m.load.p50Ms)).toFixed(2)} | ${median(runs.map((m) => m.load.p99Ms)).toFixed(2)} | ${cpu.length === 0 ? "–" : median(cpu).toFixed(1)} | **${rpsRatio.toFixed(2)}×** | ${p99Ratio.toFixed(2)}× | ${runs.reduce((n, m) => n + m.load.non2xx + m.load.socketErrors, 0)} |`;
+    // Requests per CPU-second relative to trivial: the capacity ratio, which other load on the machine skews less than rps.
+    const cpuRatios = runs.flatMap((m, i) => {
+      const base = trivial[i]!.cpuUsPerRequest;
+      return base === undefined || m.cpuUsPerRequest === undefined ? [] : [base / m.cpuUsPerRequest];
+    });
+    return `| ${target.id} | ${target.label} | ${Math.round(median(runs.map((m) => m.load.rps)))} | ${median(runs.map((m) => m.load.p50Ms)).toFixed(2)} | ${median(runs.map((m) => m.load.p99Ms)).toFixed(2)} | ${cpu.length === 0 ? "–" : median(cpu).toFixed(1)} | **${rpsRatio.toFixed(2)}×** | ${p99Ratio.toFixed(2)}× | ${cpuRatios.length === 0 ? "–" : `${median(cpuRatios).toFixed(2)}×`} | ${runs.reduce((n, m) => n + m.load.non2xx + m.load.socketErrors, 0)} |`;
   });
   return [
     "# Market bench: cached GetCurrentRegime against the trivial method",
@@ -156,12 +161,14 @@ function render(measured: Map<string, Measurement[]>, loadAtStart: string): stri
       `load average ${loadAtStart} at start and ${loadavg().map((l) => l.toFixed(2)).join(" ")} at end; ` +
       `${generator === "wrk" ? "wrk -t1" : "bench/load/socket-client.ts"}, ${connections} keep-alive connections, ${warmupS} s warm-up + ${durationS} s per run, ${rounds} round(s), medians.`,
     "",
-    "| row | what | rps | p50 ms | p99 ms | server CPU µs/req | rps ÷ trivial | p99 ÷ trivial | errors |",
-    "|---|---|---|---|---|---|---|---|---|",
+    "| row | what | rps | p50 ms | p99 ms | server CPU µs/req | rps ÷ trivial | p99 ÷ trivial | requests per CPU-s ÷ trivial | errors |",
+    "|---|---|---|---|---|---|---|---|---|---|",
     ...rows,
     "",
     "Ratios are medians of per-round ratios (each round runs every row back to back). The issue's target is",
-    "rps ≥ 0.7× the trivial method's for the cached regime.",
+    "rps ≥ 0.7× the trivial method's for the cached regime. On a shared machine rps swings with other work;",
+    "requests per server CPU-second (trivial's µs/req ÷ the row's) is the steadier capacity ratio. The market",
+    "processes' CPU includes their idle background work (outbox relay polling an embedded PGlite), charged to the requests.",
     "",
   ].join("\n");
 }

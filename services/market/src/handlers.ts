@@ -11,6 +11,7 @@ import { ServiceClient } from "@meridian/kit/client";
 import { tail } from "@meridian/kit/events";
 import { BarSchema, Market, QuoteSchema, type RegimeReading } from "@meridian/sdk/market";
 import { Universe } from "@meridian/sdk/universe";
+import { formatDate } from "./domain/dates.js";
 import { checkDateRange, checkSymbol, indexSymbol, maxQuoteSymbols, validateBars, type DailyBar, type Violation } from "./domain/bars.js";
 import { UnknownSymbols } from "./errors.js";
 import { RegimeChangedEvent } from "./events.js";
@@ -61,7 +62,9 @@ export const marketHandlers = Effect.gen(function* () {
     getRegimeHistory: (request) =>
       Effect.gen(function* () {
         yield* failIfAny(checkDateRange(request.from, request.to));
-        const readings = yield* store.history(orUndefined(request.from), orUndefined(request.to));
+        // An empty `to` means today (the proto's contract), so readings dated ahead are left out.
+        const to = request.to === "" ? formatDate(new Date()) : request.to;
+        const readings = yield* store.history(orUndefined(request.from), to);
         return { readings: readings.map(toReadingMessage) };
       }),
     watchRegime: () =>
