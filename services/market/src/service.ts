@@ -5,10 +5,10 @@
  */
 import { fileURLToPath } from "node:url";
 import { Config, Effect, Layer } from "effect";
-import { readConfig, type ConfigInvalid, type Health, type Unavailable } from "@meridian/kit";
+import { defineService, readConfig, type ConfigInvalid, type Health, type Unavailable } from "@meridian/kit";
 import type { Cache } from "@meridian/kit/cache";
 import { layerClient } from "@meridian/kit/client";
-import { layerOutbox, layerOutboxRelay, type EventBus, type Outbox } from "@meridian/kit/events";
+import { EventBus, layerOutbox, layerOutboxRelay, type Outbox } from "@meridian/kit/events";
 import { layerMigratedDatabase, layerSqlHealth, type PostgresError, type Sql } from "@meridian/kit/postgres";
 import type { EffectClient } from "@meridian/sdk";
 import { Universe } from "@meridian/sdk/universe";
@@ -55,6 +55,9 @@ const relayPollIntervalMs = 250;
 /** The bound service, given the resources of {@link layerMarket}. */
 export const marketService = marketHandlers;
 
+/** What the handlers run on. */
+export type MarketResources = MarketStore | Regimes | Outbox | Sql | EffectClient<typeof Universe> | EventBus;
+
 /**
  * Everything the service runs on, for main.ts and the launcher. Requires Health, Cache and
  * EventBus (from `layerBacking` or the launcher's shared ones) and, for the universe client,
@@ -63,7 +66,7 @@ export const marketService = marketHandlers;
  */
 export function layerMarket(
   settings: MarketSettings,
-): Layer.Layer<MarketStore | Regimes | Outbox | Sql | EffectClient<typeof Universe>, PostgresError | Unavailable | ConfigInvalid, Health | Cache | EventBus> {
+): Layer.Layer<MarketResources, PostgresError | Unavailable | ConfigInvalid, Health | Cache | EventBus> {
   const database = layerSqlHealth.pipe(Layer.provideMerge(layerMarketDatabase(settings)));
   const store = layerMarketStore.pipe(Layer.provideMerge(layerOutbox({ source: name })), Layer.provideMerge(database));
   const regimes = layerRegimes.pipe(Layer.provideMerge(store));
@@ -74,5 +77,14 @@ export function layerMarket(
   return Layer.mergeAll(seed, layerOutboxRelay({ pollIntervalMs: relayPollIntervalMs })).pipe(
     Layer.provideMerge(regimes),
     Layer.merge(layerClient(Universe)),
+    // WatchRegime follows the bus: handed on to the handlers with the rest.
+    Layer.merge(Layer.effect(EventBus, Effect.service(EventBus))),
   );
 }
+
+/** The market service as the kit runs it, alone (main.ts) or with the others (the launcher). */
+export const market = defineService({
+  name,
+  binding: marketService,
+  resources: ({ database }) => layerMarket(database),
+});
