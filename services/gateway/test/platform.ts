@@ -10,7 +10,6 @@
 import { Effect, Layer, ManagedRuntime } from "effect";
 import {
   configureLogging,
-  defineService,
   layerHealth,
   layerLifecycle,
   layerServiceResources,
@@ -21,23 +20,14 @@ import {
   type ServiceSettings,
 } from "@meridian/kit";
 import { deferredLocalServices, LocalServices } from "@meridian/kit/client";
-import { EventBus } from "@meridian/kit/events";
 import { postgresDatabase, type TestDatabase } from "@meridian/kit/testing";
-import { layerMarket, marketService } from "../../market/src/service.js";
+import { market } from "../../market/src/service.js";
 import { planning } from "../../planning/src/service.js";
 import { portfolio } from "../../portfolio/src/service.js";
 import { scoring } from "../../scoring/src/service.js";
 import { trading } from "../../trading/src/service.js";
 import { universe } from "../../universe/src/service.js";
 import { gateway } from "../src/service.js";
-
-// Until market exports its definition: the same resources its main builds.
-const market = defineService({
-  name: "market",
-  binding: marketService,
-  resources: ({ database }) =>
-    layerMarket({ ...database, seed: "auto" }).pipe(Layer.merge(Layer.effect(EventBus, Effect.service(EventBus)))),
-});
 
 /** Every service, downstreams first (the launcher's order). */
 export const definitions: ReadonlyArray<ServiceDefinition<any>> = [universe, market, scoring, portfolio, trading, planning, gateway];
