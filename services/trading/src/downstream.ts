@@ -1,15 +1,23 @@
 /**
  * What PlaceOrder asks the other services, each as one function: the security
  * (universe, cached briefly), the account's fixed facts (portfolio, once per
- * account), the latest quote (market). Their errors become trading's.
+ * account), the latest quote (market, cached until BarsIngested). Their errors
+ * become trading's.
+ *
+ * Securities and quotes are read on every order, so they are cached in this
+ * process (the kit's in-process cache: single-flight, bounded), not in Redis: a
+ * hit costs no round trip. Every instance follows BarsIngested (kit `tail`) and
+ * drops the symbol's quote; the TTL bounds staleness should it miss one.
  */
-import { Context, Effect, Layer } from "effect";
-import { Cache, sharedKey, type CacheKey } from "@meridian/kit/cache";
+import { Context, Effect, Layer, Stream } from "effect";
+import { makeCache, memoryStore, sharedKey, type CacheKey, type CacheShape } from "@meridian/kit/cache";
+import { tail } from "@meridian/kit/events";
 import { ServiceClient } from "@meridian/kit/client";
 import { Market, QuoteSchema, UnknownSymbols, type Quote } from "@meridian/sdk/market";
 import { Portfolio } from "@meridian/sdk/portfolio";
 import { SecuritySchema, Universe } from "@meridian/sdk/universe";
 import { UnknownAccount, UnknownSymbol } from "./errors.js";
+import { barsIngested } from "./events.js";
 import type { AccountFacts } from "./records.js";
 import { OrderStore } from "./store.js";
 
@@ -19,10 +27,16 @@ import { OrderStore } from "./store.js";
  */
 export const securityTtlSeconds = 5;
 
+/** This instance's cache of securities and quotes. */
+export class NearCache extends Context.Service<NearCache, CacheShape>()("@meridian/trading/NearCache") {}
+
+/** A fresh in-process cache (at most 10,000 entries). */
+export const layerNearCache: Layer.Layer<NearCache> = Layer.sync(NearCache, () => makeCache(memoryStore({ maxEntries: 10_000 })));
+
 /** The security of a symbol; UnknownSymbol when the universe has none. */
 const securityOf = Effect.gen(function* () {
   const universe = yield* Effect.service(ServiceClient(Universe));
-  const cache = yield* Effect.service(Cache);
+  const cache = yield* Effect.service(NearCache);
   return (symbol: string) =>
     cache.getOrFetch(
       sharedKey(SecuritySchema, "trading", "security", symbol),
@@ -57,22 +71,18 @@ const accountFactsOf = Effect.gen(function* () {
     });
 });
 
-/**
- * The cache entry of a symbol's latest quote. It changes only when market ingests bars, and the
- * limit-order consumer drops it on each BarsIngested; the TTL bounds staleness should an event
- * be late.
- */
+/** The cache entry of a symbol's latest quote: it changes only when market ingests bars. */
 export function quoteKey(symbol: string): CacheKey<Quote> {
   return sharedKey(QuoteSchema, "trading", "quote", symbol);
 }
 
 /** How long a quote may be served from the cache at most (BarsIngested drops it sooner). */
-export const quoteTtlSeconds = 60;
+export const quoteTtlSeconds = 30;
 
 /** The symbol's latest quote, or undefined when market has no bars for it. */
 const latestQuoteOf = Effect.gen(function* () {
   const market = yield* Effect.service(ServiceClient(Market));
-  const cache = yield* Effect.service(Cache);
+  const cache = yield* Effect.service(NearCache);
   return (symbol: string) =>
     cache
       .getOrFetch(
@@ -106,4 +116,16 @@ export class Downstream extends Context.Service<Downstream, DownstreamShape>()("
 export const layerDownstream = Layer.effect(
   Downstream,
   Effect.all({ security: securityOf, accountFacts: accountFactsOf, latestQuote: latestQuoteOf }),
+);
+
+/** Drops a symbol's cached quote: new bars may mean a new latest close. */
+export const dropQuote = (symbol: string): Effect.Effect<void, never, NearCache> =>
+  Effect.flatMap(Effect.service(NearCache), (cache) => cache.invalidate(quoteKey(symbol)));
+
+/** Follows BarsIngested for as long as the Layer lives, dropping each symbol's cached quote in this instance. */
+export const layerQuoteFollower = Layer.effectDiscard(
+  Effect.gen(function* () {
+    const cache = yield* Effect.service(NearCache);
+    yield* Effect.forkScoped(Stream.runForEach(tail(barsIngested), (event) => cache.invalidate(quoteKey(event.payload.symbol))));
+  }),
 );

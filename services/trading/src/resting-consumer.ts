@@ -8,12 +8,11 @@
 import { Effect, Layer } from "effect";
 import { isConnectionFailure } from "@meridian/kit/postgres";
 import { Unavailable } from "@meridian/kit";
-import { Cache } from "@meridian/kit/cache";
 import { ServiceClient } from "@meridian/kit/client";
 import { idempotent, layerConsumer, type ReceivedEvent } from "@meridian/kit/events";
 import { Market, type BarsIngested } from "@meridian/sdk/market";
 import { TradingConfig } from "./config.js";
-import { quoteKey } from "./downstream.js";
+import { dropQuote, NearCache } from "./downstream.js";
 import { barsIngested } from "./events.js";
 import type { DayBar } from "./resting.js";
 import { OrderStore } from "./store.js";
@@ -25,7 +24,7 @@ export const consumerGroup = "trading";
 export const layerRestingOrderConsumer = Layer.unwrap(
   Effect.gen(function* () {
     const market = yield* Effect.service(ServiceClient(Market));
-    const cache = yield* Effect.service(Cache);
+    const near = yield* Effect.service(NearCache);
     const store = yield* Effect.service(OrderStore);
     const { feeBps } = yield* Effect.service(TradingConfig);
 
@@ -50,7 +49,7 @@ export const layerRestingOrderConsumer = Layer.unwrap(
       Effect.gen(function* () {
         const { symbol, firstDate, lastDate } = event.payload;
         // New bars may mean a new latest close: market orders must not fill at the old one.
-        yield* cache.invalidate(quoteKey(symbol));
+        yield* Effect.provideService(dropQuote(symbol), NearCache, near);
         // The bars are read before the transaction opens: no remote call while rows are locked.
         const { bars } = yield* market
           .getBars({ symbol, from: firstDate, to: lastDate })

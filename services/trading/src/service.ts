@@ -19,7 +19,7 @@ import { Market } from "@meridian/sdk/market";
 import { Portfolio } from "@meridian/sdk/portfolio";
 import { Universe } from "@meridian/sdk/universe";
 import { layerTradingSettings, tradingConfig, type TradingConfig, type TradingSettings } from "./config.js";
-import { Downstream, layerDownstream } from "./downstream.js";
+import { Downstream, layerDownstream, layerNearCache, layerQuoteFollower } from "./downstream.js";
 import { tradingHandlers } from "./handlers.js";
 import { layerRestingOrderConsumer } from "./resting-consumer.js";
 import { layerOrderStore, type OrderStore } from "./store.js";
@@ -62,9 +62,9 @@ export function layerTrading(
   const clients = Layer.mergeAll(layerClient(Universe), layerClient(Portfolio), layerClient(Market));
   const db = layerTradingDatabase(database);
   const store = layerOrderStore.pipe(Layer.provide(layerOutbox({ source: name })));
-  const background = Layer.mergeAll(layerOutboxRelay(options.relay), layerRestingOrderConsumer);
+  const background = Layer.mergeAll(layerOutboxRelay(options.relay), layerRestingOrderConsumer, layerQuoteFollower);
   return Layer.merge(background, layerDownstream).pipe(
-    Layer.provideMerge(Layer.mergeAll(store, settings, clients, layerSqlHealth)),
+    Layer.provideMerge(Layer.mergeAll(store, settings, clients, layerSqlHealth, layerNearCache)),
     Layer.provideMerge(db),
   );
 }
