@@ -6,7 +6,9 @@
  * other in-process unless MERIDIAN_<NAME>_URL points elsewhere.
  * `bun start --service <name>` runs one service alone.
  */
-import { Effect, Layer } from "effect";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Effect, Layer, Option } from "effect";
 import {
   corsConfig,
   layerServiceResources,
@@ -19,10 +21,16 @@ import {
   type ServiceDefinition,
 } from "@meridian/kit";
 import { deferredLocalServices, LocalServices } from "@meridian/kit/client";
+import { DevApiKey, gateway, generateApiKey, type DevKeyInfo } from "@meridian/gateway";
+import { market } from "@meridian/market";
+import { planning } from "@meridian/planning";
+import { portfolio } from "@meridian/portfolio";
+import { scoring } from "@meridian/scoring";
+import { trading } from "@meridian/trading";
 import { universe } from "@meridian/universe";
 
 /** Every service of the platform, in start order (a service's downstreams before it). */
-const definitions: ReadonlyArray<ServiceDefinition<any>> = [universe];
+const definitions: ReadonlyArray<ServiceDefinition<any>> = [universe, market, scoring, portfolio, trading, planning, gateway];
 
 function selectedServices(argv: string[]): ReadonlyArray<ServiceDefinition<any>> {
   const at = argv.indexOf("--service");
@@ -38,6 +46,22 @@ function selectedServices(argv: string[]): ReadonlyArray<ServiceDefinition<any>>
 
 const selected = selectedServices(process.argv.slice(2));
 const names = selected.map((d) => d.name);
+if (names.includes("gateway")) rememberDevApiKey();
+
+/**
+ * The dev API key is kept in the data folder (mode 0600) and handed to the gateway, so every
+ * `bun start` can print it, not only the first. GATEWAY_DEV_API_KEY, when set, wins.
+ */
+function rememberDevApiKey(): void {
+  if (process.env.GATEWAY_DEV_API_KEY !== undefined && process.env.GATEWAY_DEV_API_KEY !== "") return;
+  const dataDir = process.env.MERIDIAN_DATA_DIR ?? ".meridian";
+  const file = join(dataDir, "dev-api-key");
+  if (!existsSync(file)) {
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(file, `${generateApiKey()}\n`, { mode: 0o600 });
+  }
+  process.env.GATEWAY_DEV_API_KEY = readFileSync(file, "utf8").trim();
+}
 
 const platform = Layer.unwrap(
   // One server serves them all: the CORS allow-list is the edge's (the first definition that has one).
@@ -46,9 +70,11 @@ const platform = Layer.unwrap(
     ([serverSettings, settings, cors]) => {
     // Clients of services without a URL reach them in-process, once they are bound (after all resources start).
     const local = deferredLocalServices();
+    // One after another, in the list's order (shutdown reverses it): embedded databases starting
+    // all at once compete for a small machine, and nothing is gained by racing them.
     const resources = selected
       .map((definition) => layerServiceResources(definition, settings))
-      .reduce((all, layer) => Layer.merge(all, layer))
+      .reduce((earlier, layer) => Layer.provideMerge(layer, earlier))
       .pipe(Layer.provideMerge(Layer.succeed(LocalServices, local.registry)));
     const bindings = selected.map((d) => d.binding);
     const bindLocal = Layer.effectDiscard(
@@ -63,7 +89,10 @@ const platform = Layer.unwrap(
       cors,
       httpRoutes: selected.flatMap((d) => d.httpRoutes ?? []),
     });
-    return Layer.effectDiscard(Effect.flatMap(Effect.service(Server), announce)).pipe(
+    const announcement = Effect.flatMap(Effect.all([Effect.service(Server), Effect.serviceOption(DevApiKey)]), ([addresses, key]) =>
+      announce(addresses, Option.getOrUndefined(key)),
+    );
+    return Layer.effectDiscard(announcement).pipe(
       Layer.provide(Layer.merge(server, bindLocal)),
       Layer.provide(resources),
     );
@@ -72,19 +101,36 @@ const platform = Layer.unwrap(
 );
 
 /** Tells a person where everything is and how to try it. */
-function announce(addresses: { http: { url: string }; grpc: { url: string } }) {
+function announce(addresses: { http: { url: string }; grpc: { url: string } }, key: DevKeyInfo | undefined) {
   return Effect.sync(() => {
+    const url = addresses.http.url;
     const lines = [
       "",
       `Meridian is running: ${names.join(", ")}`,
-      `  HTTP/1.1 (Connect JSON and binary, gRPC-Web): ${addresses.http.url}`,
+      `  HTTP/1.1 (Connect JSON and binary, gRPC-Web): ${url}`,
       `  HTTP/2 (gRPC, h2c):                          ${addresses.grpc.url}`,
-      `  health:  ${addresses.http.url}/healthz   readiness: ${addresses.http.url}/readyz`,
-      "",
-      "Try:",
-      `  curl -s -X POST ${addresses.http.url}/meridian.universe.v1.UniverseService/GetSecurity -H 'content-type: application/json' -d '{"symbol":"AAPL"}'`,
-      "",
+      `  health:  ${url}/healthz   readiness: ${url}/readyz   metrics: ${url}/metrics`,
     ];
+    if (names.includes("gateway")) {
+      const call = (method: string, body: string) =>
+        `curl -s -X POST ${url}/meridian.gateway.v1.GatewayService/${method} -H 'content-type: application/json' -H "authorization: Bearer $KEY" -d '${body}'`;
+      lines.push(
+        `  status page: ${url}/status/`,
+        "",
+        "Try a trading cycle (the dev API key acts for owner \"dev\"):",
+        `  KEY=${key?.key ?? "<the dev key: set GATEWAY_DEV_API_KEY>"}`,
+        `  ACCOUNT=$(${call("OpenAccount", '{"initialCashMinor":"10000000","currency":"USD","riskProfile":"RISK_PROFILE_BALANCED","idempotencyKey":"first"}')} | sed -E 's/.*"accountId":"([^"]+)".*/\\1/')`,
+        `  ${call("RunTradingCycle", '{"accountId":"\'$ACCOUNT\'"}')}`,
+        `  ${call("GetPortfolio", '{"accountId":"\'$ACCOUNT\'"}')}`,
+      );
+    } else if (names.includes("universe")) {
+      lines.push(
+        "",
+        "Try:",
+        `  curl -s -X POST ${url}/meridian.universe.v1.UniverseService/GetSecurity -H 'content-type: application/json' -d '{"symbol":"AAPL"}'`,
+      );
+    }
+    lines.push("");
     process.stderr.write(`${lines.join("\n")}\n`);
   });
 }

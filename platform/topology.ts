@@ -56,6 +56,8 @@ export function serviceEnvironment(
     const prefix = `MERIDIAN_${name.toUpperCase()}_`;
     env[`${prefix}URL`] = `http://${options.hostOf(name)}:${options.portsOf(downstream).grpc}`;
     env[`${prefix}PROTOCOL`] = interServiceProtocol;
+    // Readiness (and version) is read over HTTP, for the gateway's status report.
+    env[`${prefix}READYZ_URL`] = `http://${options.hostOf(name)}:${options.portsOf(downstream).http}`;
   }
   return env;
 }
