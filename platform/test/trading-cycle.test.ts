@@ -15,7 +15,8 @@ import { devApiKey, startPlatform, type RunningPlatform } from "./platform-proce
 let platform: RunningPlatform;
 
 beforeAll(async () => {
-  platform = await startPlatform();
+  // A restarted portfolio reclaims what its killed predecessor held once idle this long (default 30 s).
+  platform = await startPlatform({ env: { PORTFOLIO_CLAIM_IDLE_MS: "5000" } });
 }, 600_000);
 
 afterAll(async () => {
