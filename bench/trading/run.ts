@@ -5,7 +5,7 @@
  * idempotency key, spread over many accounts and symbols; every fill goes through the outbox
  * and the bus to portfolio, and the bench waits until portfolio has applied them all.
  *
- *   bun bench/trading/run.ts [--duration 10] [--warmup 3] [--connections 64] [--accounts 200] [--rounds 1] [--profile]
+ *   bun bench/trading/run.ts [--duration 10] [--warmup 3] [--connections 8,64] [--accounts 200] [--rounds 1] [--profile]
  *
  * Writes bench/trading/results.md.
  */
@@ -28,7 +28,7 @@ const { values: args } = parseArgs({
   options: {
     duration: { type: "string", default: "10" },
     warmup: { type: "string", default: "3" },
-    connections: { type: "string", default: "64" },
+    connections: { type: "string", default: "8,64" },
     accounts: { type: "string", default: "200" },
     rounds: { type: "string", default: "1" },
     // Writes trading's CPU profile (markdown) into the round's log folder.
@@ -37,7 +37,8 @@ const { values: args } = parseArgs({
 });
 const durationS = Number(args.duration);
 const warmupS = Number(args.warmup);
-const connections = Number(args.connections);
+/** One or more connection counts ("8,64"): each is measured in its own rounds. */
+const connectionCounts = String(args.connections).split(",").map(Number);
 const accountCount = Number(args.accounts);
 const rounds = Number(args.rounds);
 
@@ -54,7 +55,7 @@ export const placeOrderTemplate = JSON.stringify({
   idempotencyKey: "$KEY",
 });
 
-async function oneRound(round: number): Promise<Round> {
+async function oneRound(round: number, connections: number): Promise<Round> {
   const database = await postgresDatabase();
   const logDir = await mkdtemp(join(tmpdir(), "bench-trading-"));
   const keyPrefix = `bench-trading-${crypto.randomUUID().slice(0, 8)}:`;
@@ -120,6 +121,7 @@ async function oneRound(round: number): Promise<Round> {
     const totalCalls = load.requests + load.warmupRequests;
     return {
       round,
+      connections,
       load,
       fills,
       applied,
@@ -140,10 +142,12 @@ function definedOnly(env: Readonly<Record<string, string | undefined>>): Record<
 }
 
 const results: Round[] = [];
-for (let round = 1; round <= rounds; round++) {
-  const result = await oneRound(round);
-  console.log(JSON.stringify({ round, okPerSecond: result.load.okPerSecond, p50Ms: result.load.p50Ms, p99Ms: result.load.p99Ms, errors: result.load.errors, fills: result.fills, applied: result.applied, drainS: result.drainS }));
-  results.push(result);
+for (const connections of connectionCounts) {
+  for (let round = 1; round <= rounds; round++) {
+    const result = await oneRound(round, connections);
+    console.log(JSON.stringify({ round, connections, okPerSecond: result.load.okPerSecond, p50Ms: result.load.p50Ms, p99Ms: result.load.p99Ms, errors: result.load.errors, fills: result.fills, applied: result.applied, drainS: result.drainS }));
+    results.push(result);
+  }
 }
-await writeResults(results, { durationS, warmupS, connections, accounts: accountCount, symbols: symbols.length });
+await writeResults(results, { durationS, warmupS, accounts: accountCount, symbols: symbols.length });
 process.exit(0);
