@@ -13,7 +13,7 @@ import { buyHoldMinor, checkFunds, checkPosition } from "./domain/buying-power.j
 import { sameTerms, type OrderTerms } from "./domain/order.js";
 import { cashEffectMinor, feeMinor, grossAmountMinor } from "./domain/money.js";
 import { orderCancelled, orderCancelledOf, orderFilled, orderFilledOf, orderPlaced, orderPlacedOf } from "./events.js";
-import { insertFill, moveHolding } from "./ledger.js";
+import { moveHolding } from "./ledger.js";
 import { fillRestingOrders, type DayBar } from "./resting.js";
 import type { AccountFacts, FillRecord, OrderRecord } from "./records.js";
 import { int8, orderColumns, readFills, readOrder, toOrder, type OrderRow } from "./rows.js";
@@ -216,24 +216,36 @@ async function place(tx: postgres.TransactionSql, outbox: OutboxShape, p: Placem
   const filledDelta = fill === undefined ? 0n : isBuy ? terms.quantity : -terms.quantity;
   const offeredDelta = fill === undefined && !isBuy ? terms.quantity : 0n;
 
-  // Issued together: postgres.js pipelines them on the transaction's connection, in this order.
+  // One statement for the order, its fill and the ledger (foreign keys are checked at its end),
+  // pipelined with the outbox rows on the transaction's connection.
+  const noFill = fill === undefined;
   const writes: Array<Promise<unknown>> = [
     tx`
-      insert into orders (order_id, account_id, symbol, side, type, quantity, limit_price_micros, currency, status,
-                          filled_quantity, held_minor, rests_after, idempotency_key, placed_at, updated_at)
-      values (${orderId}, ${order.accountId}, ${order.symbol}, ${order.side}, ${order.type}, ${int8(order.quantity)}::bigint,
-              ${int8(order.limitPriceMicros)}::bigint, ${order.currency}, ${order.status}, ${int8(order.filledQuantity)}::bigint,
-              ${int8(heldMinor)}::bigint,
-              ${order.restsAfter}, ${order.idempotencyKey}, ${now}, ${now})`,
+      with placed as (
+        insert into orders (order_id, account_id, symbol, side, type, quantity, limit_price_micros, currency, status,
+                            filled_quantity, held_minor, rests_after, idempotency_key, placed_at, updated_at)
+        values (${orderId}, ${order.accountId}, ${order.symbol}, ${order.side}, ${order.type}, ${int8(order.quantity)}::bigint,
+                ${int8(order.limitPriceMicros)}::bigint, ${order.currency}, ${order.status}, ${int8(order.filledQuantity)}::bigint,
+                ${int8(heldMinor)}::bigint, ${order.restsAfter}, ${order.idempotencyKey}, ${now}, ${now})
+      ), filled as (
+        insert into fills (fill_id, order_id, account_id, symbol, side, quantity, price_micros, gross_amount_minor, fee_minor, filled_at)
+        select ${fill?.fillId ?? orderId}::uuid, ${orderId}::uuid, ${order.accountId}, ${order.symbol}, ${order.side}::smallint,
+               ${int8(fill?.quantity ?? 0n)}::bigint, ${int8(fill?.priceMicros ?? 0n)}::bigint,
+               ${int8(fill?.grossAmountMinor ?? 0n)}::bigint, ${int8(fill?.feeMinor ?? 0n)}::bigint, ${now}::timestamptz
+        where not ${noFill}::boolean
+      ), ledger as (
+        update accounts set cash_minor = cash_minor + ${int8(cashDelta)}::bigint, held_minor = held_minor + ${int8(heldMinor)}::bigint
+        where account_id = ${order.accountId} and not ${cashDelta === 0n && heldMinor === 0n}::boolean
+      )
+      -- Placing never lowers what is offered, so the row to insert never breaks its check.
+      insert into holdings (account_id, symbol, filled_quantity, offered_quantity)
+      select ${order.accountId}, ${order.symbol}, ${int8(filledDelta)}::bigint, ${int8(offeredDelta)}::bigint
+      where not ${filledDelta === 0n && offeredDelta === 0n}::boolean
+      on conflict (account_id, symbol) do update
+        set filled_quantity = holdings.filled_quantity + excluded.filled_quantity,
+            offered_quantity = holdings.offered_quantity + excluded.offered_quantity`,
+    outbox.write(tx, orderPlaced, orderPlacedOf(order), p.meta),
   ];
-  if (fill !== undefined) writes.push(insertFill(tx, order, fill));
-  if (cashDelta !== 0n || heldMinor !== 0n) {
-    writes.push(tx`
-      update accounts set cash_minor = cash_minor + ${int8(cashDelta)}::bigint, held_minor = held_minor + ${int8(heldMinor)}::bigint
-      where account_id = ${order.accountId}`);
-  }
-  if (filledDelta !== 0n || offeredDelta !== 0n) writes.push(moveHolding(tx, order.accountId, order.symbol, filledDelta, offeredDelta));
-  writes.push(outbox.write(tx, orderPlaced, orderPlacedOf(order), p.meta));
   if (fill !== undefined) writes.push(outbox.write(tx, orderFilled, orderFilledOf(order, fill, 0n), p.meta));
   await Promise.all(writes);
   return { _tag: "Placed", order };
