@@ -9,6 +9,8 @@ import { migrate } from "./migrations.js";
 import { layerSqlMetrics } from "./metrics.js";
 import { layerSql, Sql } from "./sql.js";
 
+const embeddedConnectTimeoutSeconds = 60;
+
 /** Where a service's data lives. */
 export interface DatabaseOptions {
   /** DATABASE_URL; unset or empty selects the embedded database. */
@@ -33,7 +35,9 @@ export const layerDatabase = (options: DatabaseOptions): Layer.Layer<Sql, Postgr
     Layer.unwrap(
       Effect.gen(function* () {
         const { url } = yield* EmbeddedPostgres;
-        return layerSql({ url, schema: options.schema, maxConnections: 1 });
+        // In this process, so a slow answer is a busy CPU (WASM start-up, a loaded machine), not a
+        // network that will never answer: wait longer than for a remote server.
+        return layerSql({ url, schema: options.schema, maxConnections: 1, connectTimeoutSeconds: embeddedConnectTimeoutSeconds });
       }),
     ).pipe(Layer.provide(layerEmbeddedPostgres(dataDir))),
   );

@@ -45,7 +45,7 @@ describe("embedded PostgreSQL (PGlite)", () => {
       );
     expect(await restart("market")).toEqual({ applied: [], rows: [["market", "market"]] });
     expect(await restart("trading")).toEqual({ applied: [], rows: [["trading", "trading"]] });
-  }, 20_000);
+  }, 60_000);
 
   test("layers on one PGlite in turn each work in their own schema; a second concurrent client is refused", async () => {
     const program = Effect.gen(function* () {
@@ -77,7 +77,7 @@ describe("embedded PostgreSQL (PGlite)", () => {
     );
     expect(seenByA).toEqual(["a"]);
     expect(second).toBeInstanceOf(PostgresUnavailable);
-  }, 20_000);
+  }, 60_000);
 
   test("the socket is closed when the layer's scope closes", async () => {
     const dataDir = join(root, "meridian", "market");
@@ -89,5 +89,5 @@ describe("embedded PostgreSQL (PGlite)", () => {
     const client = postgres(url, { max: 1, connect_timeout: 1, onnotice: () => {} });
     await expect(client`select 1`.execute()).rejects.toMatchObject({ code: "ECONNREFUSED" });
     await client.end({ timeout: 0 });
-  }, 20_000);
+  }, 60_000);
 });
