@@ -4,10 +4,10 @@
  * stopped (SIGTERM, then SIGKILL) before the next one starts. Every child is
  * killed if the bench itself exits early.
  */
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import type { Subprocess } from "bun";
+import { freePort } from "@meridian/kit/testing";
 import { echoOf, echoPath, echoRequestBody } from "./echo.js";
 
 /** One server of the comparison. */
@@ -194,13 +194,3 @@ async function untilAnswered(url: string, child: Subprocess, stderrPath: string)
   }
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === "object" && address !== null ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
-}

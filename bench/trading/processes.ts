@@ -3,10 +3,10 @@
  * ports, stdout and stderr to a log file (as a deployment would write them, without a test
  * harness parsing every line), ready once /readyz answers 200; CPU time read from /proc.
  */
-import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import type { Subprocess } from "bun";
 import { cpuSecondsOf } from "../cpu.js";
+import { freePort } from "@meridian/kit/testing";
 
 /** The repository root. */
 export const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
@@ -72,10 +72,3 @@ export async function startServiceProcess(
   };
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}

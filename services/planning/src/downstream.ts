@@ -5,8 +5,9 @@
  * (e.g. scoring without enough history). A downstream rejecting planning's own
  * request as malformed is a bug here: planning checks its input before it calls.
  */
-import { Effect } from "effect";
-import { Unavailable } from "@meridian/kit";
+import type { Effect } from "effect";
+import type { Unavailable } from "@meridian/kit";
+import { downstreamUnavailable } from "@meridian/kit/client";
 
 const bugs = new Set(["InvalidArgument", "PermissionDenied", "Unauthenticated"]);
 
@@ -16,8 +17,5 @@ export function downstreamFailure(
   method: string,
   error: { readonly _tag: string; readonly message: string },
 ): Effect.Effect<never, Unavailable> {
-  if (bugs.has(error._tag)) return Effect.die(error);
-  return Effect.fail(
-    new Unavailable({ reason: `${downstream} ${method}: ${error._tag}: ${error.message}` }, `${downstream} unavailable: ${error.message}`),
-  );
+  return downstreamUnavailable(downstream, method, error, bugs);
 }

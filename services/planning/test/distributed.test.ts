@@ -5,7 +5,6 @@
  * (a key prefix of this run's own). A rebalance is proposed, executed twice,
  * and the fills reach the portfolio exactly once, correct to the cent.
  */
-import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createMeridianClient, createNodeTransport } from "@meridian/sdk/node";
@@ -14,6 +13,7 @@ import { Portfolio, RiskProfile } from "@meridian/sdk/portfolio";
 import { OrderSide, Trading } from "@meridian/sdk/trading";
 import { postgresDatabase, startService, type RunningService, type TestDatabase } from "@meridian/kit/testing";
 import { eventually } from "./platform.js";
+import { freePort } from "@meridian/kit/testing";
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -34,14 +34,6 @@ const calls: Record<(typeof names)[number], ReadonlyArray<string>> = {
   planning: ["universe", "market", "scoring", "portfolio", "trading"],
 };
 
-/** A port free now (the OS picks it, the listener closes). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 let planningProcess: RunningService;
 const envOf: Record<string, Record<string, string | undefined>> = {};

@@ -5,19 +5,17 @@
  * about availability (a request the downstream rejects) are bugs here: scoring
  * checks its input before it calls.
  */
-import { Effect } from "effect";
-import { Unavailable } from "@meridian/kit";
+import type { Effect } from "effect";
+import type { Unavailable } from "@meridian/kit";
+import { downstreamUnavailable } from "@meridian/kit/client";
 
 const bugs = new Set(["InvalidArgument", "NotFound", "PermissionDenied", "Unauthenticated"]);
 
-/** `Unavailable` for availability failures of `downstream`'s `method`; a defect for the rest. */
+/** `Unavailable` for `downstream`'s `method` failing with `error`; a defect for requests it calls malformed. */
 export function downstreamFailure(
   downstream: string,
   method: string,
   error: { readonly _tag: string; readonly message: string },
 ): Effect.Effect<never, Unavailable> {
-  if (bugs.has(error._tag)) return Effect.die(error);
-  return Effect.fail(
-    new Unavailable({ reason: `${downstream} ${method}: ${error._tag}: ${error.message}` }, `${downstream} unavailable: ${error.message}`),
-  );
+  return downstreamUnavailable(downstream, method, error, bugs);
 }

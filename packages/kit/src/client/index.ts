@@ -8,3 +8,4 @@ export { layerClient, makeClient, ServiceClient, type ClientOptions } from "./lo
 export { newTraceparent, outgoing, type Outgoing } from "./propagation.js";
 export { publishState, telemetryHooks } from "./telemetry.js";
 export { clientState } from "./state.js";
+export { downstreamUnavailable } from "./downstream-failure.js";

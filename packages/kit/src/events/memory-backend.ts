@@ -149,6 +149,20 @@ export function memoryBackend(): StreamBackend {
     openReader: async () => {
       let closed = false;
       const wakeOnClose = new Set<() => void>();
+      // Resolves at the next append to the stream, after `blockMs`, or when the reader closes.
+      const appendedTo = (name: string, blockMs: number) =>
+        new Promise<void>((resolve) => {
+          const stream = streamNamed(name);
+          const wake = () => {
+            clearTimeout(timer);
+            stream.waiters.delete(wake);
+            wakeOnClose.delete(wake);
+            resolve();
+          };
+          const timer = setTimeout(wake, blockMs);
+          stream.waiters.add(wake);
+          wakeOnClose.add(wake);
+        });
       return {
         readNew: async (name, groupName, consumer, count, blockMs) => {
           const take = (): Delivery[] => {
@@ -167,18 +181,7 @@ export function memoryBackend(): StreamBackend {
           };
           const first = take();
           if (first.length > 0 || blockMs <= 0 || closed) return first;
-          await new Promise<void>((resolve) => {
-            const stream = streamNamed(name);
-            const wake = () => {
-              clearTimeout(timer);
-              stream.waiters.delete(wake);
-              wakeOnClose.delete(wake);
-              resolve();
-            };
-            const timer = setTimeout(wake, blockMs);
-            stream.waiters.add(wake);
-            wakeOnClose.add(wake);
-          });
+          await appendedTo(name, blockMs);
           return closed ? [] : take();
         },
         readAfter: async (name, afterId, count, blockMs) => {
@@ -191,18 +194,7 @@ export function memoryBackend(): StreamBackend {
           };
           const first = take();
           if (first.length > 0 || blockMs <= 0 || closed) return first;
-          await new Promise<void>((resolve) => {
-            const stream = streamNamed(name);
-            const wake = () => {
-              clearTimeout(timer);
-              stream.waiters.delete(wake);
-              wakeOnClose.delete(wake);
-              resolve();
-            };
-            const timer = setTimeout(wake, blockMs);
-            stream.waiters.add(wake);
-            wakeOnClose.add(wake);
-          });
+          await appendedTo(name, blockMs);
           return closed ? [] : take();
         },
         close: () => {

@@ -2,8 +2,8 @@
  * A redis-server of a test's own, on a free port, that the test may stop and start again to
  * simulate an outage or a restart (it keeps nothing on disk, like the shared one). Tests only.
  */
-import { createServer } from "node:net";
 import type { Subprocess } from "bun";
+import { freePort } from "../testing/ports.js";
 
 /** A redis-server the test controls. */
 export interface RedisServerProcess {
@@ -48,13 +48,6 @@ export async function startRedisServer(): Promise<RedisServerProcess> {
   };
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 async function waitUntilAccepting(port: number): Promise<void> {
   const deadline = Date.now() + 5000;

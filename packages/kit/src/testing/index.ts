@@ -12,3 +12,4 @@ export {
 } from "./service-process.js";
 export { adminUrl, databases, embeddedDatabase, postgresDatabase, type TestDatabase } from "./databases.js";
 export { startRedisServer, type RedisServerProcess } from "../redis/testing.js";
+export { freePort } from "./ports.js";
