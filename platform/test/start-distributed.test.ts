@@ -1,0 +1,70 @@
+/**
+ * `bun run start:distributed` as a user runs it: every service its own process on the real
+ * PostgreSQL and Redis, started in order, the platform healthy through the gateway, and Ctrl-C
+ * (SIGTERM here) stopping every process.
+ */
+import { afterAll, expect, test } from "bun:test";
+import { createClient } from "redis";
+import { createMeridianClient } from "@meridian/sdk";
+import { Gateway } from "@meridian/sdk/gateway";
+import { postgresDatabase, type TestDatabase } from "@meridian/kit/testing";
+import { portsOf, topology } from "../distributed.js";
+import { devApiKey, repoRoot } from "./platform-processes.js";
+
+const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+const redisKeyPrefix = `e2e-dist:${crypto.randomUUID().slice(0, 8)}:`;
+let database: TestDatabase | undefined;
+let launcher: Bun.Subprocess<"ignore", "pipe", "pipe"> | undefined;
+
+afterAll(async () => {
+  // A failed test leaves the platform running: stop it the way a user does, so no child is orphaned.
+  if (launcher !== undefined && launcher.exitCode === null) {
+    launcher.kill("SIGTERM");
+    await Promise.race([launcher.exited, Bun.sleep(60_000)]);
+    launcher.kill("SIGKILL");
+  }
+  await database?.drop();
+  const redis = createClient({ url: redisUrl });
+  await redis.connect();
+  for await (const keys of redis.scanIterator({ MATCH: `${redisKeyPrefix}*`, COUNT: 1000 })) if (keys.length > 0) await redis.unlink(keys);
+  await redis.close();
+}, 60_000);
+
+test("start:distributed runs every service as its own process, healthy, and SIGTERM stops them all", async () => {
+  database = await postgresDatabase();
+  launcher = Bun.spawn([process.execPath, "run", "start:distributed"], {
+    cwd: repoRoot,
+    env: { ...process.env, DATABASE_URL: database.env.DATABASE_URL!, REDIS_URL: redisUrl, REDIS_KEY_PREFIX: redisKeyPrefix, GATEWAY_DEV_API_KEY: devApiKey },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  let announced = "";
+  const decoder = new TextDecoder();
+  const reader = launcher.stderr.getReader();
+  const deadline = Date.now() + 240_000;
+  while (!announced.includes("status page:") && Date.now() < deadline) {
+    const chunk = await reader.read();
+    if (chunk.done) break;
+    announced += decoder.decode(chunk.value, { stream: true });
+  }
+  expect(announced).toContain("Meridian is running distributed");
+  for (const node of topology) expect(announced).toContain(`http://127.0.0.1:${portsOf(node).http}`);
+
+  const gateway = topology.find((n) => n.name === "gateway")!;
+  const status = await createMeridianClient(Gateway, { baseUrl: `http://127.0.0.1:${portsOf(gateway).http}` }).getSystemStatus(
+    {},
+    { headers: { authorization: `Bearer ${devApiKey}` } },
+  );
+  const states = Object.fromEntries(status.services.map((s) => [s.name, s.state]));
+  expect(states).toEqual(Object.fromEntries(topology.map((n) => [n.name, "serving"])));
+  expect(status.healthy).toBe(true);
+
+  launcher.kill("SIGTERM");
+  expect(await launcher.exited).toBe(0);
+  // Every service's port is closed: the launcher stopped its children, not just itself.
+  for (const node of topology) {
+    const answered = await fetch(`http://127.0.0.1:${portsOf(node).http}/healthz`).then(() => true, () => false);
+    expect([node.name, answered]).toEqual([node.name, false]);
+  }
+}, 300_000);
