@@ -7,7 +7,7 @@ import { Context, Effect, Layer } from "effect";
 import type postgres from "postgres";
 import type { Unavailable } from "@meridian/kit";
 import { Outbox, type EventMeta, type OutboxShape } from "@meridian/kit/events";
-import { query, type Sql } from "@meridian/kit/postgres";
+import { pipelinedTransaction, query, type CommitWith, type Sql } from "@meridian/kit/postgres";
 import { OrderSide, OrderStatus } from "@meridian/sdk/trading";
 import { buyHoldMinor, checkFunds, checkPosition } from "./domain/buying-power.js";
 import { sameTerms, type OrderTerms } from "./domain/order.js";
@@ -111,7 +111,7 @@ export const layerOrderStore: Layer.Layer<OrderStore, never, Sql | Outbox> = Lay
             values (${accountId}, ${facts.currency}, ${int8(facts.initialCashMinor)}::bigint, ${int8(facts.initialCashMinor)}::bigint)
             on conflict (account_id) do nothing`;
         }),
-      place: (placement) => run((sql) => sql.begin((tx) => place(tx, outbox, placement)) as Promise<PlaceOutcome>),
+      place: (placement) => run((sql) => pipelinedTransaction(sql, (tx, commitWith) => place(tx, outbox, placement, commitWith))),
       cancel: (orderId, reason, meta) =>
         run(async (sql) => {
           const [owner] = await sql<{ account_id: string }[]>`select account_id from orders where order_id = ${orderId}`;
@@ -140,20 +140,21 @@ export const layerOrderStore: Layer.Layer<OrderStore, never, Sql | Outbox> = Lay
   }),
 );
 
-async function place(tx: postgres.TransactionSql, outbox: OutboxShape, p: Placement): Promise<PlaceOutcome> {
+async function place(tx: postgres.TransactionSql, outbox: OutboxShape, p: Placement, commitWith: CommitWith): Promise<PlaceOutcome> {
   const { terms } = p;
   // The account's lock serialises its placements: two concurrent orders cannot both pass the
-  // check, and a second placement with the same key sees the first one's order. What is read
-  // after it is read afresh (read committed: each statement sees what committed before it).
-  const [account] = await tx<{ cash_minor: string; held_minor: string }[]>`
-    select cash_minor, held_minor from accounts where account_id = ${terms.accountId} for update`;
-  if (account === undefined) throw new Error(`account ${terms.accountId} was not registered before placing`);
-  const [[existing], [holding]] = await Promise.all([
+  // check, and a second placement with the same key sees the first one's order. The reads after
+  // it are sent with it (one round trip) but run after it is granted, each with a fresh snapshot
+  // (read committed), so they see what committed before.
+  const [[account], [existing], [holding]] = await Promise.all([
+    tx<{ cash_minor: string; held_minor: string }[]>`
+      select cash_minor, held_minor from accounts where account_id = ${terms.accountId} for update`,
     tx<OrderRow[]>`
       select ${tx.unsafe(orderColumns)} from orders where account_id = ${terms.accountId} and idempotency_key = ${terms.idempotencyKey}`,
     tx<{ filled_quantity: string; offered_quantity: string }[]>`
       select filled_quantity, offered_quantity from holdings where account_id = ${terms.accountId} and symbol = ${terms.symbol}`,
   ]);
+  if (account === undefined) throw new Error(`account ${terms.accountId} was not registered before placing`);
   if (existing !== undefined) {
     const order = await readOrder(tx, existing);
     return sameTerms(order, terms) ? { _tag: "Existing", order } : { _tag: "KeyReused", orderId: order.orderId };
@@ -247,7 +248,8 @@ async function place(tx: postgres.TransactionSql, outbox: OutboxShape, p: Placem
     outbox.write(tx, orderPlaced, orderPlacedOf(order), p.meta),
   ];
   if (fill !== undefined) writes.push(outbox.write(tx, orderFilled, orderFilledOf(order, fill, 0n), p.meta));
-  await Promise.all(writes);
+  // COMMIT travels with the writes: a failed write turns it into a rollback.
+  await commitWith(writes);
   return { _tag: "Placed", order };
 }
 
