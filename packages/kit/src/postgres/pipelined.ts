@@ -9,9 +9,13 @@
  * before the lock was granted, exactly as if it had waited for the lock's answer first.
  */
 import type postgres from "postgres";
+import { isConnectionFailure } from "./query.js";
 
 /** Ends the transaction with `COMMIT` sent behind `last` (already issued); resolves to their results. */
 export type CommitWith = <const T extends ReadonlyArray<Promise<unknown>>>(last: T) => Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }>;
+
+/** postgres.js stamps every result with the server session (backend pid) that produced it. */
+type Stamped = { readonly state?: { readonly pid?: number } };
 
 /**
  * Runs `work` in a transaction on one connection of the pool. When `work` resolves without
@@ -28,13 +32,14 @@ export async function pipelinedTransaction<A>(
   let ended = false;
   // Sent now (postgres.js queries are lazy until executed or awaited), so it goes out with the
   // statements `work` issues in this tick; its failure is reported where it is awaited.
-  const begun = tx`begin`.execute();
+  const begun = tx`begin`.execute() as unknown as Promise<Stamped>;
   begun.catch(() => {});
   const commitWith: CommitWith = async (last) => {
     ended = true;
     const [, ...results] = await Promise.all([begun, ...last, tx`commit`]);
     return results.slice(0, last.length) as never;
   };
+  let release = true;
   try {
     const result = await work(tx, commitWith);
     await begun;
@@ -44,11 +49,21 @@ export async function pipelinedTransaction<A>(
     }
     return result;
   } catch (error) {
-    // After a failed COMMIT or a statement failed in a pipeline there may be no transaction
-    // left: PostgreSQL answers ROLLBACK with a warning then, not an error.
-    await tx`rollback`.catch(() => {});
+    // A lost connection ended the transaction with it, and postgres.js has taken the connection
+    // back (it may be reconnecting it for another caller): send nothing more on it, release
+    // nothing. Otherwise, after a failed COMMIT or a statement failed in a pipeline there may be
+    // no transaction left: PostgreSQL answers ROLLBACK with a warning then, not an error; the
+    // connection goes back to the pool only when the session that began the transaction
+    // answered the ROLLBACK. (So `work` must not fail with connection errors of other systems.)
+    if (isConnectionFailure(error)) {
+      release = false;
+    } else {
+      const session = await begun.then((b) => b.state?.pid, () => undefined);
+      const rolledBack = await (tx`rollback` as unknown as Promise<Stamped>).then((r) => r.state?.pid, () => undefined);
+      release = session !== undefined && rolledBack === session;
+    }
     throw error;
   } finally {
-    reserved.release();
+    if (release) reserved.release();
   }
 }
