@@ -119,25 +119,28 @@ async function applyInTransaction(
   // The accounts' row locks serialise every fill of an account across consumers (taken in id
   // order, so two batches never deadlock). They are taken by a statement of their own: under READ
   // COMMITTED the next statements' snapshots come after the locks are held, so they see what the
-  // previous holder committed.
-  const locked = await tx<Array<{ account_id: string; currency: string }>>`
-    select account_id::text, currency from accounts where account_id = any(${accountIds}::uuid[])
-    order by account_id for update`;
+  // previous holder committed. The reads are sent with it (one round trip): the connection runs
+  // them after it, in order.
+  const pairs = [...new Map(events.map((e) => [`${e.payload.accountId}/${e.payload.symbol}`, e.payload])).values()];
+  const [locked, seenRows, stored] = await Promise.all([
+    tx<Array<{ account_id: string; currency: string }>>`
+      select account_id::text, currency from accounts where account_id = any(${accountIds}::uuid[])
+      order by account_id for update`,
+    tx<Array<{ fill_id: string }>>`
+      select fill_id from fills where fill_id = any(${events.map((e) => e.payload.fillId)}::text[])`,
+    tx<Array<{ account_id: string; symbol: string; quantity: string; cost_basis_minor: string; last_price_micros: string; last_price_date: string }>>`
+      select p.account_id::text, p.symbol, p.quantity::text, p.cost_basis_minor::text, p.last_price_micros::text, p.last_price_date::text
+      from positions p
+      join unnest(${pairs.map((p) => p.accountId)}::uuid[], ${pairs.map((p) => p.symbol)}::text[]) as k(account_id, symbol)
+        on p.account_id = k.account_id and p.symbol = k.symbol`,
+  ]);
   const accounts = new Map<string, AccountTotals>(
     locked.map((a) => [a.account_id, { currency: a.currency, cashDeltaMinor: 0n, realizedPnlDeltaMinor: 0n, fills: 0, lastFillId: "", correlationId: "" }]),
   );
   const unknown = accountIds.find((id) => !accounts.has(id));
   if (unknown !== undefined) return new UnknownAccount({ accountId: unknown });
 
-  const seenRows = await tx<Array<{ fill_id: string }>>`
-    select fill_id from fills where fill_id = any(${events.map((e) => e.payload.fillId)}::text[])`;
   const seen = new Set(seenRows.map((r) => r.fill_id));
-  const pairs = [...new Map(events.map((e) => [`${e.payload.accountId}/${e.payload.symbol}`, e.payload])).values()];
-  const stored = await tx<Array<{ account_id: string; symbol: string; quantity: string; cost_basis_minor: string; last_price_micros: string; last_price_date: string }>>`
-    select p.account_id::text, p.symbol, p.quantity::text, p.cost_basis_minor::text, p.last_price_micros::text, p.last_price_date::text
-    from positions p
-    join unnest(${pairs.map((p) => p.accountId)}::uuid[], ${pairs.map((p) => p.symbol)}::text[]) as k(account_id, symbol)
-      on p.account_id = k.account_id and p.symbol = k.symbol`;
   const positions = new Map<string, PositionState>();
   for (const p of pairs) {
     positions.set(`${p.accountId}/${p.symbol}`, { accountId: p.accountId, symbol: p.symbol, holding: undefined, lastPriceMicros: 0n, lastPriceDate: "" });
@@ -180,14 +183,17 @@ async function applyInTransaction(
   const touched = [...positions.values()].filter((p) => p.lastPriceDate !== "");
   const closed = touched.filter((p) => p.holding === undefined);
   const open = touched.filter((p) => p.holding !== undefined);
+  const changed = [...accounts].filter(([, a]) => a.fills > 0);
+  // The writes go out together (one round trip) and run in this order on the connection.
+  const writes: Array<Promise<unknown>> = [];
   if (closed.length > 0) {
-    await tx`
+    writes.push(tx`
       delete from positions p
       using unnest(${closed.map((p) => p.accountId)}::uuid[], ${closed.map((p) => p.symbol)}::text[]) as d(account_id, symbol)
-      where p.account_id = d.account_id and p.symbol = d.symbol`;
+      where p.account_id = d.account_id and p.symbol = d.symbol`);
   }
   if (open.length > 0) {
-    await tx`
+    writes.push(tx`
       insert into positions (account_id, symbol, quantity, cost_basis_minor, last_price_micros, last_price_date)
       select * from unnest(
         ${open.map((p) => p.accountId)}::uuid[], ${open.map((p) => p.symbol)}::text[],
@@ -195,9 +201,9 @@ async function applyInTransaction(
         ${open.map((p) => p.lastPriceMicros.toString())}::bigint[], ${open.map((p) => p.lastPriceDate)}::date[])
       on conflict (account_id, symbol) do update
         set quantity = excluded.quantity, cost_basis_minor = excluded.cost_basis_minor,
-            last_price_micros = excluded.last_price_micros, last_price_date = excluded.last_price_date`;
+            last_price_micros = excluded.last_price_micros, last_price_date = excluded.last_price_date`);
   }
-  await tx`
+  writes.push(tx`
     insert into fills (fill_id, account_id, order_id, symbol, side, quantity, price_micros, gross_amount_minor, fee_minor,
                        cash_delta_minor, realized_pnl_delta_minor, filled_at, event_id)
     select * from unnest(
@@ -207,9 +213,8 @@ async function applyInTransaction(
       ${ledger.map((l) => l.fill.priceMicros.toString())}::bigint[], ${ledger.map((l) => l.fill.grossAmountMinor.toString())}::bigint[],
       ${ledger.map((l) => l.fill.feeMinor.toString())}::bigint[], ${ledger.map((l) => l.cashDeltaMinor.toString())}::bigint[],
       ${ledger.map((l) => l.realizedPnlDeltaMinor.toString())}::bigint[], ${ledger.map((l) => l.filledAt.toISOString())}::timestamptz[],
-      ${ledger.map((l) => l.eventId)}::uuid[])`;
-  const changed = [...accounts].filter(([, a]) => a.fills > 0);
-  const updated = await tx<Array<{ account_id: string; fills_applied: string }>>`
+      ${ledger.map((l) => l.eventId)}::uuid[])`);
+  const updating = tx<Array<{ account_id: string; fills_applied: string }>>`
     update accounts as a
     set cash_minor = a.cash_minor + d.cash, realized_pnl_minor = a.realized_pnl_minor + d.realized, fills_applied = a.fills_applied + d.fills
     from unnest(${changed.map(([id]) => id)}::uuid[], ${changed.map(([, t]) => t.cashDeltaMinor.toString())}::bigint[],
@@ -217,17 +222,21 @@ async function applyInTransaction(
       as d(account_id, cash, realized, fills)
     where a.account_id = d.account_id
     returning a.account_id::text, a.fills_applied::text`;
+  const [updated] = await Promise.all([updating, ...writes]);
   // One notification per account and batch: watchers read the whole state anyway.
   const changedAt = timestampFromDate(new Date());
-  for (const row of updated) {
-    const totals = accounts.get(row.account_id)!;
-    await outbox.write(
-      tx,
-      AccountChangedEvent,
-      create(AccountChangedSchema, { accountId: row.account_id, fillsApplied: BigInt(row.fills_applied), fillId: totals.lastFillId, changedAt }),
-      { correlationId: totals.correlationId },
-    );
-  }
+  // Written together: one round trip for all of them.
+  await Promise.all(
+    updated.map((row) => {
+      const totals = accounts.get(row.account_id)!;
+      return outbox.write(
+        tx,
+        AccountChangedEvent,
+        create(AccountChangedSchema, { accountId: row.account_id, fillsApplied: BigInt(row.fills_applied), fillId: totals.lastFillId, changedAt }),
+        { correlationId: totals.correlationId },
+      );
+    }),
+  );
   return ledger.length;
 }
 
