@@ -21,10 +21,13 @@ const ids = async () => (await sql<{ id: number }[]>`select id from ${sql(table)
 describe("pipelinedTransaction", () => {
   test("commits the writes sent with commitWith and returns their results", async () => {
     const results = await pipelinedTransaction(sql, async (tx, commitWith) => {
-      const [{ n }] = await tx<{ n: number }[]>`select count(*)::int as n from ${tx(table)}`;
-      return commitWith([tx`insert into ${tx(table)} values (1, ${`saw ${n}`}) returning note`, tx`insert into ${tx(table)} values (2, 'b')`]);
+      const [counted] = await tx<{ n: number }[]>`select count(*)::int as n from ${tx(table)}`;
+      return commitWith([
+        tx<{ note: string }[]>`insert into ${tx(table)} values (1, ${`saw ${counted!.n}`}) returning note`,
+        tx`insert into ${tx(table)} values (2, 'b')`,
+      ]);
     });
-    expect(results[0][0]!.note).toBe("saw 0");
+    expect((results[0] as unknown as ReadonlyArray<{ note: string }>)[0]!.note).toBe("saw 0");
     expect(await ids()).toEqual([1, 2]);
   });
 
