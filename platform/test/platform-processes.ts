@@ -28,7 +28,9 @@ export interface RunningPlatform {
 /** Starts every service (or the first `upTo` of the topology), each once its downstreams are ready. */
 export async function startPlatform(options: { readonly env?: Record<string, string> } = {}): Promise<RunningPlatform> {
   const database: TestDatabase = await postgresDatabase();
-  const portOffset = 20_000 + Math.floor(Math.random() * 400) * 20;
+  // Fixed ports (a downstream's URL is known before it starts), below the ephemeral range
+  // (32768–60999 on Linux), where outgoing connections could already hold one.
+  const portOffset = 10_000 + Math.floor(Math.random() * 700) * 20;
   const shared: SharedEnvironment = {
     DATABASE_URL: database.env.DATABASE_URL!,
     REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
