@@ -7,6 +7,7 @@ export * from "./service.js";
 export * from "./kit-errors.js";
 export * from "./fetch-transport.js";
 export * from "./client.js";
+export * from "./money.js";
 export * from "./effect-client.js";
 export * from "./policies/index.js";
 export * as common from "./common/index.js";

@@ -4,13 +4,9 @@
  * currencies), so a quantity × a price in micros / 10,000 is minor units.
  */
 
-/** Micros per minor unit. */
-export const microsPerMinor = 10_000n;
+import { grossMinor, microsPerMinor } from "@meridian/sdk";
 
-/** quantity × price in minor units, rounded half to even (as trading computes a fill's gross amount). */
-export function grossMinor(quantity: bigint, priceMicros: bigint): bigint {
-  return divideHalfEven(quantity * priceMicros, microsPerMinor);
-}
+export { grossMinor, microsPerMinor };
 
 /** The most whole lots whose gross amount fits in `minor` at `priceMicros` (0 when none does), in shares. */
 export function lotsWithin(minor: bigint, priceMicros: bigint, lotSize: bigint): bigint {
@@ -29,14 +25,4 @@ export function floorToLot(shares: bigint, lotSize: bigint): bigint {
 /** `numerator × parts / whole`, rounded down: a share of an amount, in integers. */
 export function shareOf(amount: bigint, parts: bigint, whole: bigint): bigint {
   return (amount * parts) / whole;
-}
-
-function divideHalfEven(numerator: bigint, denominator: bigint): bigint {
-  const quotient = numerator / denominator;
-  const remainder = numerator % denominator;
-  const twice = 2n * (remainder < 0n ? -remainder : remainder);
-  if (twice < denominator) return quotient;
-  const away = numerator < 0n ? quotient - 1n : quotient + 1n;
-  if (twice > denominator) return away;
-  return quotient % 2n === 0n ? quotient : away;
 }
