@@ -6,13 +6,13 @@
  * only when Chromium is missing and cannot be installed.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type BrowserContext } from "playwright-core";
 import { startServer, testUniverse, type Seen, type TestServer } from "../../packages/kit/src/client/test-servers.js";
+import { chromiumPath, ensureChromium } from "../../packages/kit/src/testing/chromium.js";
 
-const chromiumPath = "/usr/bin/chromium";
 const available = ensureChromium();
 
 /** A static server for the page: `/` the HTML, `/page.js` the bundle. */
@@ -116,17 +116,4 @@ if (!available) {
   const why = `${chromiumPath} is missing and \`apt-get install chromium\` failed`;
   console.warn(`browser test skipped: ${why}`);
   test.skip(`the SDK in Chromium: SKIPPED, ${why}`, () => {});
-}
-
-/** True when Chromium is there, after trying to install it (as root, with apt) if it is not. */
-function ensureChromium(): boolean {
-  if (existsSync(chromiumPath)) return true;
-  console.warn(`${chromiumPath} is missing: installing Debian's chromium (apt-get)`);
-  const install = Bun.spawnSync(["sh", "-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium"], {
-    stdout: "ignore",
-    stderr: "pipe",
-    env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
-  });
-  if (install.exitCode !== 0) console.warn(`could not install chromium: ${install.stderr.toString().slice(-500)}`);
-  return existsSync(chromiumPath);
 }

@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type BrowserContext } from "playwright-core";
 import { generateApiKey } from "../src/domain/api-keys.js";
-import { chromiumPath, ensureChromium } from "./chromium.js";
+import { chromiumPath, ensureChromium } from "@meridian/kit/testing";
 import { startPlatform, type Platform } from "./platform.js";
 
 const available = ensureChromium();

@@ -13,3 +13,4 @@ export {
 export { adminUrl, databases, embeddedDatabase, postgresDatabase, type TestDatabase } from "./databases.js";
 export { startRedisServer, type RedisServerProcess } from "../redis/testing.js";
 export { freePort } from "./ports.js";
+export { chromiumPath, ensureChromium } from "./chromium.js";

@@ -1,5 +1,5 @@
 /**
- * Debian's Chromium for browser tests (as sdk/test/browser.test.ts uses it):
+ * Debian's Chromium for browser tests (the SDK's and the gateway status page's):
  * installed with apt when missing and the tests run as root.
  */
 import { existsSync } from "node:fs";
