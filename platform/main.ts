@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { Effect, Layer, Option } from "effect";
 import {
   corsConfig,
-  layerServiceResources,
+  layerServicesInProcess,
   readConfig,
   readServiceSettings,
   runMain,
@@ -20,7 +20,6 @@ import {
   serverConfig,
   type ServiceDefinition,
 } from "@meridian/kit";
-import { deferredLocalServices, LocalServices } from "@meridian/kit/client";
 import { DevApiKey, gateway, generateApiKey, type DevKeyInfo } from "@meridian/gateway";
 import { market } from "@meridian/market";
 import { planning } from "@meridian/planning";
@@ -68,20 +67,11 @@ const platform = Layer.unwrap(
   Effect.map(
     Effect.all([readConfig(serverConfig), readServiceSettings, readConfig(selected.find((d) => d.cors !== undefined)?.cors ?? corsConfig)]),
     ([serverSettings, settings, cors]) => {
-    // Clients of services without a URL reach them in-process, once they are bound (after all resources start).
-    const local = deferredLocalServices();
-    // One after another, in the list's order (shutdown reverses it): embedded databases starting
-    // all at once compete for a small machine, and nothing is gained by racing them.
-    const resources = selected
-      .map((definition) => layerServiceResources(definition, settings))
-      .reduce((earlier, layer) => Layer.provideMerge(layer, earlier))
-      .pipe(Layer.provideMerge(Layer.succeed(LocalServices, local.registry)));
+    const services = layerServicesInProcess(selected, settings, {
+      maxMessageBytes: serverSettings.maxMessageBytes,
+      deadlineCapMs: serverSettings.deadlineCapMs,
+    });
     const bindings = selected.map((d) => d.binding);
-    const bindLocal = Layer.effectDiscard(
-      Effect.map(Effect.all(bindings), (bound) =>
-        local.bind(bound, { maxMessageBytes: serverSettings.maxMessageBytes, deadlineCapMs: serverSettings.deadlineCapMs }),
-      ),
-    );
     const server = serve({
       name: names.length === 1 ? names[0]! : "meridian",
       services: bindings,
@@ -93,8 +83,8 @@ const platform = Layer.unwrap(
       announce(addresses, Option.getOrUndefined(key)),
     );
     return Layer.effectDiscard(announcement).pipe(
-      Layer.provide(Layer.merge(server, bindLocal)),
-      Layer.provide(resources),
+      Layer.provide(server),
+      Layer.provide(services),
     );
   },
   ),

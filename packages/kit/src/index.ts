@@ -19,4 +19,4 @@ export * from "./telemetry/metrics.js";
 export { layerProcessMetrics } from "./telemetry/process.js";
 export { layerTracing, layerTracingTo, startSpan, tracingEnabled, traceHeadersOf } from "./telemetry/tracing.js";
 export { layerBacking, type BackingOptions } from "./backing.js";
-export { defineService, layerServiceResources, readServiceSettings, runService, type ServiceDefinition, type ServiceSettings } from "./service-definition.js";
+export { defineService, layerServiceResources, layerServicesInProcess, readServiceSettings, runService, type ServiceDefinition, type ServiceSettings } from "./service-definition.js";

@@ -6,6 +6,7 @@
 import { Config, Effect, Layer } from "effect";
 import { layerBacking } from "./backing.js";
 import type { Cache } from "./cache/index.js";
+import { deferredLocalServices, LocalServices } from "./client/local.js";
 import { databaseConfig, readConfig, serverConfig, type DatabaseConfig } from "./config.js";
 import type { EventBus } from "./events/index.js";
 import type { Health } from "./health.js";
@@ -14,6 +15,7 @@ import { redisConfig } from "./redis/index.js";
 import type { ServiceBinding } from "./server/implement.js";
 import { corsConfig, type CorsOptions } from "./server/cors.js";
 import type { HttpRoute } from "./server/fetch-handler.js";
+import type { RouteOptions } from "./server/routes.js";
 import { serve } from "./server/serve.js";
 
 /** What every service's resources are built from: read once at start from the environment. */
@@ -65,6 +67,30 @@ export function layerServiceResources<R>(definition: ServiceDefinition<R>, setti
         cache: { keyPrefix: `${settings.redisKeyPrefix}cache:` },
       }),
     ));
+}
+
+/**
+ * Several services in this process, as the all-in-one launcher runs them. Their resources start
+ * one after another in the list's order (a service's downstreams first; shutdown reverses it;
+ * embedded databases starting all at once only compete for a small machine), each with its own
+ * cache and event bus. Then their bindings are served in-process under `limits`, so a client with
+ * no URL configured reaches them with no socket. Provides every resource, and `LocalServices`.
+ */
+export function layerServicesInProcess(
+  definitions: ReadonlyArray<ServiceDefinition<any>>,
+  settings: ServiceSettings,
+  limits: RouteOptions,
+  /** Changes a binding before it is served in-process (tests: a lossy or slow service). */
+  wrap: (binding: ServiceBinding) => ServiceBinding = (binding) => binding,
+): Layer.Layer<any, unknown, Health> {
+  // Clients are built with the resources, before the services they call are bound (no Layer cycle).
+  const local = deferredLocalServices();
+  const resources = definitions
+    .map((definition) => layerServiceResources(definition, settings))
+    .reduce((earlier, layer) => Layer.provideMerge(layer, earlier))
+    .pipe(Layer.provideMerge(Layer.succeed(LocalServices, local.registry)));
+  const bind = Effect.map(Effect.all(definitions.map((d) => d.binding)), (bound) => local.bind(bound.map(wrap), limits));
+  return Layer.effectDiscard(bind).pipe(Layer.provideMerge(resources));
 }
 
 /**

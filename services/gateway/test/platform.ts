@@ -1,8 +1,7 @@
 /**
  * The whole platform in this test process, composed as the all-in-one
- * launcher (platform/main.ts) composes it: every service's definition, its
- * resources built by `layerServiceResources`, clients reaching the others
- * in-process (deferred LocalServices bound once every service is bound), one
+ * launcher (platform/main.ts) composes it: every service's definition run by
+ * the kit's `layerServicesInProcess` (clients reaching the others in-process), one
  * server for all of them with the gateway's status page routes. Data on a
  * fresh PostgreSQL database (a schema per service); cache and events in-process.
  * The other services' code is imported here only to run them, never by the gateway.
@@ -12,14 +11,13 @@ import {
   configureLogging,
   layerHealth,
   layerLifecycle,
-  layerServiceResources,
+  layerServicesInProcess,
   serve,
   Server,
   type LogSink,
   type ServiceDefinition,
   type ServiceSettings,
 } from "@meridian/kit";
-import { deferredLocalServices, LocalServices } from "@meridian/kit/client";
 import { postgresDatabase, type TestDatabase } from "@meridian/kit/testing";
 import { market } from "../../market/src/service.js";
 import { planning } from "../../planning/src/service.js";
@@ -63,23 +61,16 @@ export async function startPlatform(options: { readonly devApiKey: string }): Pr
   // The gateway's definition reads its settings from the environment, like every service's.
   const previousKey = process.env.GATEWAY_DEV_API_KEY;
   process.env.GATEWAY_DEV_API_KEY = options.devApiKey;
-  const local = deferredLocalServices();
-  const resources = definitions
-    .map((definition) => layerServiceResources(definition, settings))
-    .reduce((all, layer) => Layer.merge(all, layer))
-    .pipe(Layer.provideMerge(Layer.succeed(LocalServices, local.registry)));
   const limits = { maxMessageBytes: 4 * 1024 * 1024, deadlineCapMs: 30_000 };
-  const bindings = definitions.map((d) => d.binding);
-  const bindLocal = Layer.effectDiscard(Effect.map(Effect.all(bindings), (bound) => local.bind(bound, limits)));
   const server = serve({
     name: "meridian",
-    services: bindings,
+    services: definitions.map((d) => d.binding),
     config: { host: "127.0.0.1", httpPort: 0, grpcPort: 0, shutdownGraceMs: 500, logLevel: "info", ...limits },
     httpRoutes: definitions.flatMap((d) => d.httpRoutes ?? []),
   });
   const runtime = ManagedRuntime.make(
-    Layer.merge(server, bindLocal).pipe(
-      Layer.provideMerge(resources),
+    server.pipe(
+      Layer.provideMerge(layerServicesInProcess(definitions, settings, limits)),
       Layer.provideMerge(layerHealth),
       Layer.provideMerge(layerLifecycle),
     ) as Layer.Layer<Server, unknown>,

@@ -12,11 +12,11 @@ import {
   defineService,
   layerHealth,
   layerLifecycle,
-  layerServiceResources,
+  layerServicesInProcess,
   type ServiceBinding,
   type ServiceDefinition,
 } from "@meridian/kit";
-import { deferredLocalServices, LocalServices } from "@meridian/kit/client";
+import { LocalServices } from "@meridian/kit/client";
 import { postgresDatabase, type TestDatabase } from "@meridian/kit/testing";
 import { createEffectClient, type EffectClient, type MeridianService } from "@meridian/sdk";
 import { layerMarket, marketService } from "@meridian/market";
@@ -71,33 +71,21 @@ export async function startPlatform(
         }),
     }),
   ];
-  const local = deferredLocalServices();
-  const resources = definitions
-    .map((definition) => layerServiceResources(definition, settings))
-    .reduce((all, layer) => Layer.merge(all, layer))
-    .pipe(
-      Layer.provideMerge(Layer.succeed(LocalServices, local.registry)),
-      Layer.provideMerge(layerHealth),
-      Layer.provide(layerLifecycle),
-    );
-  const runtime = ManagedRuntime.make(resources as Layer.Layer<unknown, unknown>);
-  try {
-    const bindings = await runtime.runPromise(
-      Effect.all(definitions.map((d) => d.binding)) as Effect.Effect<ServiceBinding[], never, unknown>,
-    );
-    const wrapTrading = options.wrapTrading ?? ((b: ServiceBinding) => b);
-    local.bind(
-      bindings.map((b) => (b.service.desc.typeName === "meridian.trading.v1.TradingService" ? wrapTrading(b) : b)),
-      limits,
-    );
-  } catch (e) {
+  const wrapTrading = options.wrapTrading ?? ((b: ServiceBinding) => b);
+  const services = layerServicesInProcess(definitions, settings, limits, (b) =>
+    b.service.desc.typeName === "meridian.trading.v1.TradingService" ? wrapTrading(b) : b,
+  );
+  const runtime = ManagedRuntime.make(
+    services.pipe(Layer.provideMerge(layerHealth), Layer.provide(layerLifecycle)) as Layer.Layer<LocalServices, unknown>,
+  );
+  const local = await runtime.runPromise(Effect.service(LocalServices)).catch(async (e: unknown) => {
     await runtime.dispose();
     await database.drop();
     throw e;
-  }
+  });
   return {
     clientOf: (service) =>
-      createEffectClient(service, { transport: local.registry.transportOf(service.desc.typeName)!, policy: false }),
+      createEffectClient(service, { transport: local.transportOf(service.desc.typeName)!, policy: false }),
     database,
     dispose: async () => {
       await runtime.dispose();
