@@ -1,7 +1,7 @@
 /**
- * A service's backing services for cache and events: Redis at REDIS_URL (one
- * connection shared by the cache and the event bus, reported to /readyz), or,
- * when REDIS_URL is unset, the in-process cache and event bus with the same
+ * A service's backing services for cache, events and rate limits: Redis at
+ * REDIS_URL (one connection shared by all three, reported to /readyz), or,
+ * when REDIS_URL is unset, the in-process implementations with the same
  * semantics. Every in-process bus of one process shares its streams, so the
  * services of the all-in-one launcher see each other's events.
  */
@@ -9,6 +9,7 @@ import { Layer } from "effect";
 import { layerMemoryCache, layerRedisCache, type Cache, type CacheOptions } from "./cache/index.js";
 import { layerMemoryEventBus, layerRedisEventBus, type EventBus, type EventBusOptions } from "./events/index.js";
 import type { Health } from "./health.js";
+import { layerMemoryRateLimiter, layerRedisRateLimiter, type RateLimiter, type RedisGcraOptions } from "./rate-limit/index.js";
 import { layerRedis, layerRedisHealth, type RedisUnavailable } from "./redis/index.js";
 
 /** What the backing services are built from. */
@@ -19,14 +20,17 @@ export interface BackingOptions {
   readonly source: string;
   readonly events?: Omit<EventBusOptions, "source">;
   readonly cache?: CacheOptions;
+  readonly rateLimits?: RedisGcraOptions;
 }
 
-/** Provides Cache and EventBus on Redis (one connection, released last) or in-process; fails at start if Redis is configured and unreachable. */
-export function layerBacking(options: BackingOptions): Layer.Layer<Cache | EventBus, RedisUnavailable, Health> {
+/** Provides Cache, EventBus and RateLimiter on Redis (one connection, released last) or in-process; fails at start if Redis is configured and unreachable. */
+export function layerBacking(options: BackingOptions): Layer.Layer<Cache | EventBus | RateLimiter, RedisUnavailable, Health> {
   const events = { ...options.events, source: options.source };
   if (options.redisUrl === undefined || options.redisUrl === "") {
-    return Layer.merge(layerMemoryCache(options.cache), layerMemoryEventBus(events));
+    return Layer.mergeAll(layerMemoryCache(options.cache), layerMemoryEventBus(events), layerMemoryRateLimiter());
   }
   const redis = layerRedisHealth().pipe(Layer.provideMerge(layerRedis({ url: options.redisUrl })));
-  return Layer.merge(layerRedisCache(options.cache), layerRedisEventBus(events)).pipe(Layer.provide(redis));
+  return Layer.mergeAll(layerRedisCache(options.cache), layerRedisEventBus(events), layerRedisRateLimiter(options.rateLimits)).pipe(
+    Layer.provide(redis),
+  );
 }

@@ -6,6 +6,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { Cause } from "effect";
 import { Internal, RpcFailure, toConnectError, type TypedError, type TypedErrorClass } from "@meridian/sdk";
+import { RateLimited } from "@meridian/sdk/kit-errors";
 import { writeLogLine } from "./log.js";
 
 export * from "@meridian/sdk/kit-errors";
@@ -39,7 +40,10 @@ export function toWireError(cause: Cause.Cause<unknown>, call: FailedCall): Conn
     if (Cause.isFailReason(reason)) {
       const error = reason.error;
       if (isTypedError(error)) {
-        return toConnectError(error, (error.constructor as TypedErrorClass).schema, call.domain);
+        const wire = toConnectError(error, (error.constructor as TypedErrorClass).schema, call.domain);
+        // Plain HTTP clients (curl, browsers' fetch) read when to come back from the standard header.
+        if (error instanceof RateLimited) wire.metadata.set("retry-after", String(Math.max(1, Math.ceil(Number(error.retryAfterMs) / 1000))));
+        return wire;
       }
       if (error instanceof ConnectError) return error;
       // A downstream failure no class claims keeps its code and message.

@@ -10,6 +10,7 @@ import { deferredLocalServices, LocalServices } from "./client/local.js";
 import { databaseConfig, readConfig, serverConfig, type DatabaseConfig } from "./config.js";
 import type { EventBus } from "./events/index.js";
 import type { Health } from "./health.js";
+import type { RateLimiter } from "./rate-limit/index.js";
 import { runMain } from "./lifecycle.js";
 import { redisConfig } from "./redis/index.js";
 import type { ServiceBinding } from "./server/implement.js";
@@ -32,8 +33,8 @@ export interface ServiceDefinition<R> {
   /** Its schema, log name, event source and consumer group. */
   readonly name: string;
   readonly binding: Effect.Effect<ServiceBinding, never, R>;
-  /** Its resources (database, store, clients, outbox relay, consumers), given a cache and an event bus. */
-  readonly resources: (settings: ServiceSettings) => Layer.Layer<R, unknown, Health | Cache | EventBus>;
+  /** Its resources (database, store, clients, outbox relay, consumers), given a cache, an event bus and a rate limiter. */
+  readonly resources: (settings: ServiceSettings) => Layer.Layer<R, unknown, Health | Cache | EventBus | RateLimiter>;
   /** Plain HTTP routes it serves on HTTP_PORT beside its RPCs (e.g. the gateway's status page); none by default. */
   readonly httpRoutes?: ReadonlyArray<HttpRoute>;
   /** Its browser origins allow-list, read at start; default: the server's (CORS_ALLOWED_ORIGINS). */
@@ -65,6 +66,7 @@ export function layerServiceResources<R>(definition: ServiceDefinition<R>, setti
         source: definition.name,
         events: { keyPrefix: settings.redisKeyPrefix },
         cache: { keyPrefix: `${settings.redisKeyPrefix}cache:` },
+        rateLimits: { keyPrefix: settings.redisKeyPrefix },
       }),
     ));
 }

@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { Effect, Layer } from "effect";
 import { defineService, readConfig, type ConfigInvalid, type Health, type HttpRoute, type Unavailable } from "@meridian/kit";
 import { EventBus } from "@meridian/kit/events";
+import { RateLimiter } from "@meridian/kit/rate-limit";
 import { layerClient } from "@meridian/kit/client";
 import { layerMigratedDatabase, layerSqlHealth, type PostgresError, type Sql } from "@meridian/kit/postgres";
 import type { EffectClient, PolicyOptions } from "@meridian/sdk";
@@ -71,11 +72,11 @@ export function layerGateway(options: {
   readonly settings: GatewaySettings;
   /** Variables to read the downstreams' MERIDIAN_<SVC>_… from instead of the process's (tests). */
   readonly env?: Record<string, string | undefined>;
-}): Layer.Layer<GatewayResources, PostgresError | ConfigInvalid | Unavailable, Health> {
+}): Layer.Layer<GatewayResources, PostgresError | ConfigInvalid | Unavailable, Health | RateLimiter> {
   const env = options.env === undefined ? {} : { env: options.env };
   const database = layerMigratedDatabase({ databaseUrl: options.databaseUrl, dataDir: options.dataDir, schema: name, migrationsDir });
   const store = layerApiKeyStore.pipe(Layer.provideMerge(layerSqlHealth), Layer.provideMerge(database));
-  const keys = Layer.mergeAll(layerAuthenticator, layerDevApiKey(options.settings.devApiKey)).pipe(Layer.provideMerge(store));
+  const keys = Layer.mergeAll(layerAuthenticator(options.settings.rateLimit), layerDevApiKey(options.settings.devApiKey)).pipe(Layer.provideMerge(store));
   const clients = Layer.mergeAll(
     layerClient(Market, env),
     layerClient(Portfolio, env),

@@ -1,14 +1,13 @@
 /**
  * The gateway alone in this test process, served on loopback ports like its
  * own process (serve + its resources, its status page routes and CORS), on a
- * fresh PostgreSQL database and the in-process event bus. Its downstreams are
- * wherever `env` says (by default a closed port: unreachable).
+ * fresh PostgreSQL database and the in-process cache, event bus and rate
+ * limiter, or Redis at `redisUrl`. Its downstreams are wherever `env` says (by
+ * default a closed port: unreachable).
  */
 import { Effect, Layer, ManagedRuntime } from "effect";
-import { layerHealth, layerLifecycle, serve, Server, type LogSink } from "@meridian/kit";
-import { configureLogging } from "@meridian/kit";
-import { layerMemoryCache } from "@meridian/kit/cache";
-import { layerMemoryEventBus } from "@meridian/kit/events";
+import { configureLogging, layerBacking, layerHealth, layerLifecycle, serve, Server, type LogSink } from "@meridian/kit";
+import type { Rate } from "@meridian/kit/rate-limit";
 import { postgresDatabase, type TestDatabase } from "@meridian/kit/testing";
 import { DevApiKey, gatewayService, layerGateway, name, statusPageRoutes, type DevKeyInfo } from "../src/service.js";
 
@@ -27,7 +26,6 @@ export const closedPort = "http://127.0.0.1:9";
 /** Every log line the gateways of this test process wrote. */
 export const logged: Array<Record<string, unknown>> = [];
 const sink: LogSink = { write: (line) => void logged.push(JSON.parse(line)), flush: () => {} };
-configureLogging({ sink });
 
 /** Starts a gateway; `database` reuses one from an earlier start. */
 export async function startGatewayAlone(
@@ -36,8 +34,15 @@ export async function startGatewayAlone(
     readonly env?: Record<string, string>;
     readonly corsOrigins?: ReadonlyArray<string>;
     readonly database?: TestDatabase;
+    /** Each key's rate (default: unlimited). */
+    readonly rateLimit?: Rate;
+    /** Cache, events and rate limits on this Redis, under `redisKeyPrefix`; default in-process. */
+    readonly redisUrl?: string;
+    readonly redisKeyPrefix?: string;
   } = {},
 ): Promise<GatewayAlone> {
+  // At every start: another test file of this process may have taken the log since.
+  configureLogging({ sink });
   const database = options.database ?? (await postgresDatabase());
   const env = {
     MERIDIAN_MARKET_URL: closedPort,
@@ -50,11 +55,17 @@ export async function startGatewayAlone(
   const resources = layerGateway({
     databaseUrl: database.env.DATABASE_URL,
     dataDir: "",
-    settings: { devApiKey: options.devApiKey, statusTimeoutMs: 1000 },
+    settings: { devApiKey: options.devApiKey, statusTimeoutMs: 1000, rateLimit: options.rateLimit },
     env,
   }).pipe(
-    Layer.provideMerge(layerMemoryCache()),
-    Layer.provideMerge(layerMemoryEventBus({ source: name, keyPrefix: `gateway-test-${crypto.randomUUID()}:` })),
+    Layer.provideMerge(
+      layerBacking({
+        redisUrl: options.redisUrl,
+        source: name,
+        events: { keyPrefix: options.redisKeyPrefix ?? `gateway-test-${crypto.randomUUID()}:` },
+        rateLimits: { keyPrefix: options.redisKeyPrefix },
+      }),
+    ),
   );
   const server = serve({
     name,
