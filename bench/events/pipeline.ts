@@ -6,8 +6,9 @@
  */
 import { Effect, Exit, Layer, Option, Scope } from "effect";
 import { OrderFilledSchema, type OrderFilled } from "../../sdk/src/gen/meridian/trading/v1/events_pb.js";
-import { layerSql, Sql } from "@meridian/kit/postgres";
-import { layerRedis, Redis } from "@meridian/kit/redis";
+import { readFileSync } from "node:fs";
+import { layerSql, pipelinedTransaction, Sql } from "@meridian/kit/postgres";
+import { layerRedis, Redis, type RedisConnection } from "@meridian/kit/redis";
 import {
   consume,
   defineEvent,
@@ -40,7 +41,24 @@ export interface PipelineOptions {
    * producers: the producers alone, no relay or consumer (the ceiling of live on this machine).
    */
   readonly mode: "live" | "backlog" | "producers";
+  /**
+   * How a producer commits. statement: its order rows and their outbox rows (`outbox.insert`) in
+   * one statement, its own transaction (one round trip, no BEGIN/COMMIT). pipelined:
+   * `pipelinedTransaction` with `outbox.write`, BEGIN, the inserts and COMMIT in one write (one
+   * round trip, four statements for one event). begin: `sql.begin`, every statement awaited
+   * (2 + 2 per event round trips).
+   */
+  readonly producer: ProducerStyle;
 }
+
+/** CPU time per 1,000 events, ms: this Bun process, the run's PostgreSQL backends, Redis (the whole server). */
+export interface CpuPerThousand {
+  readonly bun: number;
+  readonly postgres: number;
+  readonly redis: number;
+}
+
+export type ProducerStyle = "statement" | "pipelined" | "begin";
 
 export interface PipelineResult {
   readonly options: PipelineOptions;
@@ -48,6 +66,7 @@ export interface PipelineResult {
   readonly eventsPerSecond: number;
   readonly lagMs: { readonly p50: number; readonly p99: number; readonly max: number };
   readonly applied: number;
+  readonly cpu: CpuPerThousand;
 }
 
 const OrderFilledEvent = defineEvent("meridian.trading.order.filled", OrderFilledSchema);
@@ -61,18 +80,20 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
   const lags: number[] = [];
   let lastApplyAt = 0;
 
-  // The portfolio side in bulk: one statement per table for the whole batch, in its transaction.
+  // The portfolio side in bulk: one statement per table for the whole batch, sent together, in its transaction.
   const apply = idempotentBatch<OrderFilled, never, never>((events, tx) =>
-    Effect.promise(async () => {
-      await tx`
-        insert into applied_fills (event_id, order_id)
-        select * from unnest(${events.map((e) => e.id)}::uuid[], ${events.map((e) => e.payload.orderId)}::text[])`;
+    Effect.promise(() => {
       const byAccount = new Map<string, bigint>();
       for (const e of events) byAccount.set(e.payload.accountId, (byAccount.get(e.payload.accountId) ?? 0n) + e.payload.quantity);
-      await tx`
-        insert into positions (account_id, quantity)
-        select * from unnest(${[...byAccount.keys()]}::text[], ${[...byAccount.values()].map(String)}::bigint[])
-        on conflict (account_id) do update set quantity = positions.quantity + excluded.quantity`;
+      return Promise.all([
+        tx`
+          insert into applied_fills (event_id, order_id)
+          select * from unnest(${events.map((e) => e.id)}::uuid[], ${events.map((e) => e.payload.orderId)}::text[])`,
+        tx`
+          insert into positions (account_id, quantity)
+          select * from unnest(${[...byAccount.keys()]}::text[], ${[...byAccount.values()].map(String)}::bigint[])
+          on conflict (account_id) do update set quantity = positions.quantity + excluded.quantity`,
+      ]);
     }),
   );
   const record = (events: ReadonlyArray<ReceivedEvent<OrderFilled>>) =>
@@ -90,8 +111,11 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
     options.backend === "redis"
       ? layerRedisEventBus(busOptions).pipe(Layer.provideMerge(layerRedis({ url: options.redisUrl })), Layer.orDie)
       : layerMemoryEventBus({ ...busOptions, isolated: true });
+  const applicationName = `bench-events-${tag}`;
   const layer = Layer.mergeAll(layerOutbox({ source: "trading" }).pipe(Layer.orDie), bus).pipe(
-    Layer.provideMerge(layerSql({ url: options.pgUrl, schema, maxConnections: options.producers + options.consumers + 4 }).pipe(Layer.orDie)),
+    Layer.provideMerge(
+      layerSql({ url: options.pgUrl, schema, applicationName, maxConnections: options.producers + options.consumers + 4 }).pipe(Layer.orDie),
+    ),
   );
 
   const program = Effect.gen(function* () {
@@ -117,12 +141,26 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
             const from = next;
             next += options.eventsPerTransaction;
             const to = Math.min(options.events, from + options.eventsPerTransaction);
-            await sql.begin(async (tx) => {
-              for (let n = from; n < to; n++) {
-                await tx`insert into orders (id) values (${`o-${n}`})`;
-                await outbox.write(tx, OrderFilledEvent, fill(n));
-              }
-            });
+            if (options.producer === "statement") {
+              const ids = Array.from({ length: to - from }, (_, i) => ({ id: `o-${from + i}` }));
+              const events = outbox.insert(sql, OrderFilledEvent, ids.map((_, i) => fill(from + i)));
+              await sql`with placed as (insert into orders ${sql(ids, "id")}) ${events.statement}`;
+            } else if (options.producer === "pipelined") {
+              await pipelinedTransaction(sql, (tx, commitWith) => {
+                const writes: Array<Promise<unknown>> = [];
+                for (let n = from; n < to; n++) {
+                  writes.push(tx`insert into orders (id) values (${`o-${n}`})`, outbox.write(tx, OrderFilledEvent, fill(n)));
+                }
+                return commitWith(writes);
+              });
+            } else {
+              await sql.begin(async (tx) => {
+                for (let n = from; n < to; n++) {
+                  await tx`insert into orders (id) values (${`o-${n}`})`;
+                  await outbox.write(tx, OrderFilledEvent, fill(n));
+                }
+              });
+            }
           }
         }),
       ),
@@ -132,14 +170,17 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
     yield* Effect.promise(() => sql.begin((tx) => outbox.write(tx, OrderFilledEvent, fill(-1))));
     while (lags.length < 1) yield* Effect.sleep(5);
     lags.length = 0;
+    const cpu = cpuMeter(sql, applicationName, Option.getOrUndefined(yield* Effect.serviceOption(Redis)));
+    yield* Effect.promise(() => cpu.start());
     let started: number;
     if (options.mode === "producers") {
       yield* Scope.close(scope, Exit.void);
       started = Date.now();
       yield* produceAll;
       lastApplyAt = Date.now();
+      const used = yield* Effect.promise(() => cpu.stop());
       yield* Effect.promise(() => sql`drop schema ${sql(schema)} cascade`);
-      return { started, applied: 0 };
+      return { started, applied: 0, used };
     }
     if (options.mode === "live") {
       started = Date.now();
@@ -153,6 +194,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
       yield* startRelayAndConsumers;
     }
     while (lags.length < options.events) yield* Effect.sleep(2);
+    const used = yield* Effect.promise(() => cpu.stop());
 
     const [row] = yield* Effect.promise(() => sql<{ n: number }[]>`select count(*)::int as n from applied_fills`);
     yield* Scope.close(scope, Exit.void);
@@ -164,11 +206,12 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
         for await (const keys of client.scanIterator({ MATCH: `bench:${tag}:*`, COUNT: 1000 })) if (keys.length > 0) await client.unlink(keys);
       });
     }
-    return { started, applied: (row?.n ?? 0) - 1 };
+    return { started, applied: (row?.n ?? 0) - 1, used };
   });
 
   {
-    const { started, applied } = await Effect.runPromise(Effect.provide(program, layer));
+    const { started, applied, used } = await Effect.runPromise(Effect.provide(program, layer));
+    const perThousand = (ms: number) => Math.round((ms / options.events) * 1000 * 10) / 10;
     const seconds = (lastApplyAt - started) / 1000;
     const sorted = [...lags].sort((a, b) => a - b);
     const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
@@ -178,6 +221,48 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
       eventsPerSecond: options.events / seconds,
       lagMs: { p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1] ?? 0 },
       applied,
+      cpu: { bun: perThousand(used.bun), postgres: perThousand(used.postgres), redis: perThousand(used.redis) },
     };
   }
+}
+
+/**
+ * CPU time spent while the clock runs: this process (producers, relay, consumers), the
+ * PostgreSQL backends of the run's pool (found by application_name; a backend opened meanwhile
+ * counts from zero), and the Redis server as a whole (its INFO: other clients of it count too).
+ */
+function cpuMeter(sql: Parameters<typeof pipelinedTransaction>[0], applicationName: string, redis: RedisConnection | undefined) {
+  const ticksPerMs = 100 / 1000; // USER_HZ
+  const backends = async () => {
+    const rows = await sql<{ pid: number }[]>`select pid from pg_stat_activity where application_name = ${applicationName}`;
+    const times = new Map<number, number>();
+    for (const { pid } of rows) {
+      try {
+        const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+        times.set(pid, (Number(fields[11]) + Number(fields[12])) / ticksPerMs);
+      } catch {
+        // gone, or not on this machine
+      }
+    }
+    return times;
+  };
+  const redisMs = async () => {
+    if (redis === undefined) return 0;
+    const info = await redis.client.info("cpu");
+    const value = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, "m").exec(info)?.[1] ?? 0);
+    return (value("used_cpu_user") + value("used_cpu_sys")) * 1000;
+  };
+  let before: { bun: NodeJS.CpuUsage; pg: Map<number, number>; redis: number } | undefined;
+  return {
+    start: async () => {
+      before = { pg: await backends(), redis: await redisMs(), bun: process.cpuUsage() };
+    },
+    stop: async () => {
+      const bun = process.cpuUsage(before!.bun);
+      const [pg, redisNow] = [await backends(), await redisMs()];
+      let postgres = 0;
+      for (const [pid, ms] of pg) postgres += ms - (before!.pg.get(pid) ?? 0);
+      return { bun: (bun.user + bun.system) / 1000, postgres, redis: redisNow - before!.redis };
+    },
+  };
 }

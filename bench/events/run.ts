@@ -5,6 +5,13 @@
  * See bench/README.md ("Events and cache").
  *
  *   bun run bench/events/run.ts [--events 30000] [--producers 32] [--consumers 2] [--only cache,pipeline]
+ *     [--rows redis-live-1,producers-1,...] [--producer statement|pipelined|begin]
+ *
+ * Rows are <bus>-<mode>-<events per tx> (bus: redis, memory; mode: live, backlog) or
+ * producers-<events per tx>; default all of them. The producer writes its order rows and their
+ * outbox rows in one statement (outbox.insert) unless --producer pipelined (pipelinedTransaction
+ * with outbox.write) or begin (sql.begin, every statement awaited); the producers rows are
+ * measured all three ways.
  *
  * Needs PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test) and Redis
  * (REDIS_URL, default redis://127.0.0.1:6379); writes only in a schema and key prefix of its own.
@@ -15,7 +22,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { configureLogging } from "../../packages/kit/src/log.js";
 import { measureCacheLatency, type LatencyResult } from "./cache-latency.js";
-import { runPipeline, type PipelineOptions, type PipelineResult } from "./pipeline.js";
+import { runPipeline, type PipelineOptions, type PipelineResult, type ProducerStyle } from "./pipeline.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -23,6 +30,8 @@ const { values: args } = parseArgs({
     producers: { type: "string", default: "32" },
     consumers: { type: "string", default: "2" },
     only: { type: "string" },
+    rows: { type: "string" },
+    producer: { type: "string", default: "statement" },
   },
 });
 const pgUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
@@ -67,21 +76,30 @@ if (only.has("pipeline")) {
   const events = Number(args.events);
   const producers = Number(args.producers);
   const consumers = Number(args.consumers);
+  const styles: ReadonlyArray<ProducerStyle> = ["statement", "pipelined", "begin"];
+  const producer = styles.find((s) => s === args.producer) ?? "statement";
+  const wanted = args.rows === undefined ? undefined : new Set(args.rows.split(","));
   const configs: PipelineOptions[] = [];
+  const add = (name: string, config: Omit<PipelineOptions, "pgUrl" | "redisUrl" | "events" | "producers" | "consumers">) => {
+    if (wanted === undefined || wanted.has(name)) configs.push({ ...config, pgUrl, redisUrl, events, producers, consumers });
+  };
   for (const backend of ["redis", "in-process"] as const) {
-    for (const eventsPerTransaction of [1, 10]) {
-      configs.push({ backend, pgUrl, redisUrl, events, producers, eventsPerTransaction, consumers, mode: "live" });
-    }
-    configs.push({ backend, pgUrl, redisUrl, events, producers, eventsPerTransaction: 10, consumers, mode: "backlog" });
+    const bus = backend === "redis" ? "redis" : "memory";
+    for (const eventsPerTransaction of [1, 10]) add(`${bus}-live-${eventsPerTransaction}`, { backend, eventsPerTransaction, mode: "live", producer });
+    add(`${bus}-backlog-10`, { backend, eventsPerTransaction: 10, mode: "backlog", producer });
   }
   for (const eventsPerTransaction of [1, 10]) {
-    configs.push({ backend: "in-process", pgUrl, redisUrl, events, producers, eventsPerTransaction, consumers, mode: "producers" });
+    for (const style of styles) {
+      add(`producers-${eventsPerTransaction}`, { backend: "in-process", eventsPerTransaction, mode: "producers", producer: style });
+    }
   }
   const results: PipelineResult[] = [];
   for (const config of configs) {
     results.push(await runPipeline(config));
     const r = results[results.length - 1]!;
-    console.error(`  ${config.backend} ${config.mode}, ${config.eventsPerTransaction}/tx: ${Math.round(r.eventsPerSecond)} events/s, p99 lag ${r.lagMs.p99} ms`);
+    console.error(
+      `  ${config.backend} ${config.mode}, ${config.eventsPerTransaction}/tx (${config.producer}): ${Math.round(r.eventsPerSecond)} events/s, p99 lag ${r.lagMs.p99} ms, cpu ms/1000 events bun ${r.cpu.bun} pg ${r.cpu.postgres} redis ${r.cpu.redis}`,
+    );
   }
   print(`## Events end to end (outbox insert → relay → idempotent consumer applied)`);
   print();
@@ -89,17 +107,19 @@ if (only.has("pipeline")) {
     `${events} events per row; ${producers} concurrent producer transactions, each inserting its order rows and their outbox rows; ${consumers} consumers in one group, batches of up to 500 applied in one transaction (idempotentBatch); relay defaults (500 per round, 50 ms idle poll). live: everything runs at once, timed from the first producer transaction to the last apply, lag = envelope time (outbox insert) to apply commit. backlog: the outbox is filled first, then the relay and consumers drain it (lag is then waiting time, not shown). producers: the producers alone, for the ceiling live can reach when everything shares the machine's CPUs.`,
   );
   print();
-  print(`| bus | mode | events per producer tx | events/s | lag p50 ms | lag p99 ms | lag max ms | applied |`);
-  print(`|---|---|---:|---:|---:|---:|---:|---:|`);
+  print(
+    `| bus | mode | producer tx | events per producer tx | events/s | lag p50 ms | lag p99 ms | lag max ms | applied | CPU ms / 1000 events: Bun | PostgreSQL | Redis |`,
+  );
+  print(`|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|`);
   for (const r of results) {
     const lag = r.options.mode === "live" ? `${r.lagMs.p50} | ${r.lagMs.p99} | ${r.lagMs.max}` : "– | – | –";
     const bus = r.options.mode === "producers" ? "–" : r.options.backend;
     print(
-      `| ${bus} | ${r.options.mode} | ${r.options.eventsPerTransaction} | ${Math.round(r.eventsPerSecond)} | ${lag} | ${r.options.mode === "producers" ? "–" : r.applied} |`,
+      `| ${bus} | ${r.options.mode} | ${r.options.producer} | ${r.options.eventsPerTransaction} | ${Math.round(r.eventsPerSecond)} | ${lag} | ${r.options.mode === "producers" ? "–" : r.applied} | ${r.cpu.bun} | ${r.cpu.postgres} | ${r.options.backend === "redis" ? r.cpu.redis : "–"} |`,
     );
   }
   print();
 }
 
-writeFileSync(join(import.meta.dir, "results.md"), `${lines.join("\n")}\n`);
+if (args.rows === undefined && args.only === undefined) writeFileSync(join(import.meta.dir, "results.md"), `${lines.join("\n")}\n`);
 process.exit(0);

@@ -6,6 +6,7 @@ import type { Message } from "@bufbuild/protobuf";
 import { Effect, Exit, type Cause, type Context } from "effect";
 import type postgres from "postgres";
 import { Unavailable } from "../errors.js";
+import { pipelinedTransaction } from "../postgres/pipelined.js";
 import { isConnectionFailure } from "../postgres/query.js";
 import { Sql } from "../postgres/sql.js";
 import type { EventHandler } from "./consumer.js";
@@ -61,7 +62,8 @@ async function applyOnce<A extends Message, E, R>(
 ): Promise<number> {
   if (events.length === 0) return 0;
   await ensureEventTables(sql);
-  return sql.begin(async (tx) => {
+  // BEGIN travels with the insert of the ids: one round trip fewer than sql.begin.
+  return pipelinedTransaction(sql, async (tx) => {
     const recorded = await tx<{ event_id: string }[]>`
       insert into meridian_processed_events (consumer_group, event_id)
       select ${events[0]!.group}, id from unnest(${events.map((e) => e.id)}::uuid[]) as id
@@ -75,7 +77,7 @@ async function applyOnce<A extends Message, E, R>(
       if (Exit.isFailure(exit)) throw new RolledBack(exit.cause);
     }
     return events.length - toApply.length;
-  }) as Promise<number>;
+  });
 }
 
 // Carries the handler's failure out of the transaction callback, which rolls back on the throw.

@@ -3,6 +3,7 @@ import { Context, Effect, Exit, Fiber, Layer, Scope } from "effect";
 import postgres from "postgres";
 import { createClient } from "redis";
 import { OrderFilledSchema, type OrderFilled } from "../../../../sdk/src/gen/meridian/trading/v1/events_pb.js";
+import { pipelinedTransaction } from "../postgres/pipelined.js";
 import { layerSql, Sql } from "../postgres/sql.js";
 import { layerRedis, Redis } from "../redis/connection.js";
 import { startRedisServer, type RedisServerProcess } from "../redis/testing.js";
@@ -271,6 +272,52 @@ describe.each(implementations)("outbox, relay and idempotent consumer ($name)", 
       }),
     );
     expect(result.applied).toBe(1);
+  });
+
+  test("outbox.insert in the state change's statement: committed and published with it, never without it", async () => {
+    const result = await runWith(() =>
+      Effect.gen(function* () {
+        yield* startRelay;
+        yield* startIn(portfolioConsumer("c"));
+        const sql = yield* Sql;
+        const outbox = yield* Outbox;
+        return yield* Effect.promise(async () => {
+          // One order and its event per statement, and three orders with their events in one.
+          const one = outbox.insert(sql, OrderFilledEvent, fill(0), { correlationId: "req-0" });
+          await sql`with placed as (insert into orders (id) values ('o-0')) ${one.statement}`;
+          const three = outbox.insert(sql, OrderFilledEvent, [fill(1), fill(2), fill(3)]);
+          await sql`with placed as (insert into orders ${sql([{ id: "o-1" }, { id: "o-2" }, { id: "o-3" }], "id")}) ${three.statement}`;
+          // The state change fails (the order exists): its event is not written either.
+          const refused = outbox.insert(sql, OrderFilledEvent, fill(4));
+          const failure = await sql`with placed as (insert into orders (id) values ('o-0')) ${refused.statement}`.then(
+            () => undefined,
+            (e: { code?: string }) => e.code,
+          );
+          // In a pipelined transaction, it commits with the transaction's other statements.
+          const five = outbox.insert(sql, OrderFilledEvent, fill(5));
+          await pipelinedTransaction(sql, (tx, commitWith) => commitWith([tx`insert into orders (id) values ('o-5')`, five.statement]));
+          return { envelopes: [...one.envelopes, ...three.envelopes, ...five.envelopes], refused: refused.envelopes[0]!.id, failure };
+        });
+      }).pipe(
+        Effect.flatMap((written) =>
+          Effect.gen(function* () {
+            yield* settled(5);
+            yield* Effect.sleep(300);
+            const sql = yield* Sql;
+            const applied = yield* Effect.promise(() => sql<{ event_id: string; order_id: string }[]>`select event_id::text, order_id from applied_fills order by seq`);
+            return { written, applied, counts: yield* counts };
+          }),
+        ),
+      ),
+    );
+    expect(result.written.failure).toBe("23505");
+    expect(result.counts.applied).toBe(5);
+    expect(result.applied.map((a) => a.order_id)).toEqual(["o-0", "o-1", "o-2", "o-3", "o-5"]);
+    // What was applied is what insert returned: the same envelopes (ids), and none of the refused one.
+    expect(result.applied.map((a) => a.event_id)).toEqual(result.written.envelopes.map((e) => e.id));
+    expect(result.applied.map((a) => a.event_id)).not.toContain(result.written.refused);
+    expect(result.written.envelopes[0]!.correlationId).toBe("req-0");
+    expect(result.written.envelopes.every((e) => e.source === "trading" && e.type === OrderFilledSchema.typeName)).toBe(true);
   });
 
   test("a relay restarted with pending rows publishes them, in order, once it is back", async () => {

@@ -9,6 +9,7 @@
 import { Cause, Effect, Exit, Layer } from "effect";
 import type postgres from "postgres";
 import { writeLogLine } from "../log.js";
+import { pipelinedTransaction } from "../postgres/pipelined.js";
 import { Sql } from "../postgres/sql.js";
 import { outageLog } from "../redis/outage-log.js";
 import { MarkerLost, parseStreamId, StreamFull, type Marker } from "./backend.js";
@@ -38,6 +39,13 @@ export const layerOutboxRelay = (options: RelayOptions = {}): Layer.Layer<never,
       yield* Effect.forkScoped(relay.run);
     }),
   );
+
+/** What a round did: rows marked sent, the bus's first failure, or the marker found lost. */
+interface Published {
+  readonly sent: number;
+  readonly failure?: unknown;
+  readonly lost?: boolean;
+}
 
 interface OutboxRow {
   readonly position: string;
@@ -108,13 +116,16 @@ class Relay {
     return this.marker;
   }
 
+  // Two round trips to PostgreSQL: BEGIN, the lock and the read in one write; the update of what
+  // went out with COMMIT in another. The bus's failures are carried out of the transaction, not
+  // thrown in it: it ends (the rows it marked are kept) before they are raised.
   private async publishBatch(marker: Marker): Promise<number> {
-    const published = await this.sql.begin(async (tx) => {
-      if (!(await this.lock(tx))) return 0;
-      const rows = await tx<OutboxRow[]>`
-        select position, topic, envelope from meridian_outbox
-        where sent_at is null order by position limit ${this.batchSize}`;
-      if (rows.length === 0) return 0;
+    const outcome = await pipelinedTransaction(this.sql, async (tx, commitWith): Promise<Published> => {
+      const [locked, rows] = await Promise.all([
+        this.lock(tx),
+        tx<OutboxRow[]>`select position, topic, envelope from meridian_outbox where sent_at is null order by position limit ${this.batchSize}`,
+      ]);
+      if (!locked || rows.length === 0) return { sent: 0 };
       // Consecutive rows of one topic go in one append; the appends, issued together, are
       // pipelined on one connection and land in order.
       const runs: OutboxRow[][] = [];
@@ -132,45 +143,54 @@ class Relay {
           ),
         ),
       );
-      if (results.some((r) => r.status === "rejected" && r.reason instanceof MarkerLost)) return "lost" as const;
-      const sent: Array<{ position: string; ms: number; seq: number }> = [];
-      let firstFailure: unknown;
+      if (results.some((r) => r.status === "rejected" && r.reason instanceof MarkerLost)) return { sent: 0, lost: true };
+      const positions: string[] = [];
+      const ms: number[] = [];
+      const seqs: number[] = [];
+      let failure: unknown;
       results.forEach((result, i) => {
         const run = runs[i]!;
         const topic = run[0]!.topic;
         if (result.status === "rejected") {
-          firstFailure ??= result.reason;
+          failure ??= result.reason;
           m.publishFailures.inc({ topic, reason: "unavailable" }, run.length);
           return;
         }
         const { streamIds, droppedUnconsumed } = result.value;
         streamIds.forEach((streamId, at) => {
-          const [ms, seq] = parseStreamId(streamId);
-          sent.push({ position: run[at]!.position, ms, seq });
+          const [idMs, idSeq] = parseStreamId(streamId);
+          positions.push(run[at]!.position);
+          ms.push(idMs);
+          seqs.push(idSeq);
         });
         m.published.inc({ topic }, streamIds.length);
         if (droppedUnconsumed > 0) m.droppedUnconsumed.inc({ topic }, droppedUnconsumed);
         if (streamIds.length < run.length) {
-          firstFailure ??= new StreamFull({ stream: this.bus.streamKey(topic) });
+          failure ??= new StreamFull({ stream: this.bus.streamKey(topic) });
           m.publishFailures.inc({ topic, reason: "stream_full" }, run.length - streamIds.length);
         }
       });
-      if (sent.length > 0) {
-        await tx`
-          update meridian_outbox as o set sent_at = now(), stream_ms = v.ms, stream_seq = v.seq
-          from unnest(${sent.map((s) => s.position)}::bigint[], ${sent.map((s) => s.ms)}::bigint[], ${sent.map((s) => s.seq)}::bigint[])
-            as v(position, ms, seq)
-          where o.position = v.position`;
-        m.relayed.inc({ schema: this.schema }, sent.length);
+      if (positions.length > 0) {
+        await commitWith([
+          tx`
+            update meridian_outbox as o set sent_at = now(), stream_ms = v.ms, stream_seq = v.seq
+            from unnest(${positions}::bigint[], ${ms}::bigint[], ${seqs}::bigint[]) as v(position, ms, seq)
+            where o.position = v.position`,
+        ]);
+        m.relayed.inc({ schema: this.schema }, positions.length);
       }
-      // Nothing went out: back off. Some did: the rest is retried next round.
-      if (sent.length === 0 && firstFailure !== undefined) throw firstFailure;
-      if (firstFailure !== undefined) this.outage.failed({ schema: this.schema, error: describe(firstFailure) });
-      return sent.length;
+      return { sent: positions.length, failure };
     });
-    if (published !== "lost") return published;
-    await this.replay(marker);
-    return this.batchSize;
+    if (outcome.lost === true) {
+      await this.replay(marker);
+      return this.batchSize;
+    }
+    // Nothing went out: back off. Some did: the rest is retried next round.
+    if (outcome.failure !== undefined) {
+      if (outcome.sent === 0) throw outcome.failure;
+      this.outage.failed({ schema: this.schema, error: describe(outcome.failure) });
+    }
+    return outcome.sent;
   }
 
   /** Deletes rows every consumer group acknowledged; replays everything when the store lost its data. */

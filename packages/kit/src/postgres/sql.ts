@@ -19,6 +19,8 @@ export interface SqlOptions {
   readonly maxConnections?: number;
   /** Bound on opening a connection and on the start-up check (default 10). */
   readonly connectTimeoutSeconds?: number;
+  /** `application_name` of the connections, as pg_stat_activity shows them (default postgres.js's). */
+  readonly applicationName?: string;
 }
 
 const defaultMaxConnections = 10;
@@ -71,7 +73,10 @@ const openPool = (options: SqlOptions, timeoutSeconds: number) =>
         max: options.maxConnections ?? defaultMaxConnections,
         connect_timeout: timeoutSeconds,
         // Honoured by PostgreSQL for every new connection; pglite-socket ignores it (see below).
-        connection: { search_path: quoteIdentifier(options.schema) },
+        connection: {
+          search_path: quoteIdentifier(options.schema),
+          ...(options.applicationName === undefined ? {} : { application_name: options.applicationName }),
+        },
         // NOTICEs ("schema already exists, skipping"…) are expected noise, not events to log.
         onnotice: () => {},
       }),
