@@ -23,8 +23,8 @@ import { layerTrading, tradingService, type TradingSettings } from "../src/servi
 /** Trading and its downstreams, running in this process. */
 export interface TradingUnderTest {
   readonly client: EffectClient<typeof Trading>;
-  /** A client of any service served here (market, portfolio, universe). */
-  readonly clientOf: <M extends MeridianService>(service: M) => EffectClient<M>;
+  /** A client of any service served here (market, portfolio, universe); `policy: false` to see each answer as it is. */
+  readonly clientOf: <M extends MeridianService>(service: M, options?: { readonly policy?: false }) => EffectClient<M>;
   readonly runtime: ManagedRuntime.ManagedRuntime<Cache | EventBus, unknown>;
   readonly database: TestDatabase;
   /** Opens an account with this much cash (minor units) and returns its id. */
@@ -43,12 +43,17 @@ export async function startTrading(
     readonly backing?: Layer.Layer<Cache | EventBus, unknown, Health>;
     /** Trading's own data in embedded PGlite (as `bun start` keeps it) instead of the real PostgreSQL. */
     readonly embedded?: boolean;
+    /** Trading reaches the database through this instead (e.g. a proxy a test cuts): its URL, given the database's. */
+    readonly tradingDatabaseUrl?: (databaseUrl: string) => string;
   } = {},
 ): Promise<TradingUnderTest> {
   const database = await postgresDatabase();
   const db = { databaseUrl: database.env.DATABASE_URL!, dataDir: "" };
   const embedded = options.embedded === true ? await embeddedDatabase() : undefined;
-  const tradingDb = embedded === undefined ? db : { databaseUrl: undefined, dataDir: embedded.env.MERIDIAN_DATA_DIR! };
+  const tradingDb =
+    embedded !== undefined
+      ? { databaseUrl: undefined, dataDir: embedded.env.MERIDIAN_DATA_DIR! }
+      : { ...db, databaseUrl: options.tradingDatabaseUrl?.(db.databaseUrl) ?? db.databaseUrl };
   const backing =
     options.backing ??
     Layer.merge(layerMemoryCache(), layerMemoryEventBus({ source: "test", keyPrefix: `trading-test-${crypto.randomUUID()}:`, isolated: true }));
@@ -78,8 +83,8 @@ export async function startTrading(
     await embedded?.drop();
     throw e;
   }
-  const clientOf = <M extends MeridianService>(service: M) =>
-    createEffectClient(service, { transport: local.registry.transportOf(service.desc.typeName)! });
+  const clientOf = <M extends MeridianService>(service: M, options: { readonly policy?: false } = {}) =>
+    createEffectClient(service, { transport: local.registry.transportOf(service.desc.typeName)!, ...options });
   const portfolio = clientOf(Portfolio);
   const market = clientOf(Market);
   return {

@@ -13,4 +13,5 @@ export {
 export { adminUrl, databases, embeddedDatabase, postgresDatabase, type TestDatabase } from "./databases.js";
 export { startRedisServer, type RedisServerProcess } from "../redis/testing.js";
 export { freePort } from "./ports.js";
+export { startTcpProxy, type TcpProxy } from "../events/testing.js";
 export { chromiumPath, ensureChromium } from "./chromium.js";
