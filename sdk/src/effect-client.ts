@@ -2,7 +2,7 @@
  * The Effect client of a Meridian service: each unary method is an Effect and
  * each server-streaming method a Stream, failing with the service's typed errors.
  */
-import { createClient, type CallOptions } from "@connectrpc/connect";
+import { createClient, type CallOptions, type UnaryResponse } from "@connectrpc/connect";
 import type {
   DescMessage,
   DescMethodServerStreaming,
@@ -65,16 +65,25 @@ function resilientUnary<E>(
   toTypedError: (cause: unknown) => E,
 ) {
   return (request: unknown, options?: EffectCallOptions) =>
-    transport
-      .unaryEffect(method, options?.timeoutMs, options?.headers, request as MessageInitShape<DescMessage>, options?.contextValues)
-      .pipe(
-        Effect.map((response) => {
-          options?.onHeader?.(response.header);
-          options?.onTrailer?.(response.trailer);
-          return response.message;
-        }),
-        Effect.mapError(toTypedError),
-      );
+    transport.unaryEffectWith(
+      method,
+      options?.timeoutMs,
+      options?.headers,
+      request as MessageInitShape<DescMessage>,
+      options?.contextValues,
+      options?.onHeader === undefined && options?.onTrailer === undefined ? messageOf : withCallbacks(options),
+      toTypedError,
+    );
+}
+
+const messageOf = (response: UnaryResponse<DescMessage, DescMessage>) => response.message;
+
+function withCallbacks(options: EffectCallOptions) {
+  return (response: UnaryResponse<DescMessage, DescMessage>) => {
+    options.onHeader?.(response.header);
+    options.onTrailer?.(response.trailer);
+    return response.message;
+  };
 }
 
 /** A method of connect's client, seen untyped: a Promise (unary) or an AsyncIterable (server stream). */

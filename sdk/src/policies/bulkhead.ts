@@ -52,14 +52,27 @@ export class Bulkhead {
   run<A, E, R>(effect: Effect.Effect<A, E, R>, maxWaitMs: () => number): Effect.Effect<A, E | ConnectError, R> {
     return Effect.suspend(() => {
       if (this.tryEnter()) return Effect.ensuring(effect, this.release);
-      if (this.waiters.length >= this.policy.maxQueue) return Effect.fail(bulkheadFull(this.downstream));
-      const waitMs = maxWaitMs();
-      if (waitMs <= 0) return Effect.fail(deadlineExceeded(0));
       // Between being handed a slot and holding it under `ensuring`, an interruption must not leak it.
       return Effect.uninterruptibleMask((restore) =>
-        Effect.flatMap(restore(this.waitForSlot(waitMs)), () => Effect.ensuring(restore(effect), this.release)),
+        Effect.flatMap(restore(this.queue(maxWaitMs)), () => Effect.ensuring(restore(effect), this.release)),
       );
     });
+  }
+
+  /**
+   * Takes a slot for as long as the caller needs it (a stream's life), waiting
+   * in the queue as {@link run} does; whoever it succeeds for must {@link leave}.
+   */
+  enter(maxWaitMs: () => number): Effect.Effect<void, ConnectError> {
+    return Effect.suspend(() => (this.tryEnter() ? Effect.void : this.queue(maxWaitMs)));
+  }
+
+  /** No slot was free: a place in the queue if there is one, until a slot is handed over or the wait is over. */
+  private queue(maxWaitMs: () => number): Effect.Effect<void, ConnectError> {
+    if (this.waiters.length >= this.policy.maxQueue) return Effect.fail(bulkheadFull(this.downstream));
+    const waitMs = maxWaitMs();
+    if (waitMs <= 0) return Effect.fail(deadlineExceeded(0));
+    return this.waitForSlot(waitMs);
   }
 
   private readonly release = Effect.sync(() => this.leave());
@@ -74,7 +87,8 @@ export class Bulkhead {
         if (at >= 0) this.waiters.splice(at, 1);
       });
     });
-    // A queued call waits at most what is left of its deadline.
+    // A queued call waits at most what is left of its deadline (a stream with none, until a slot is free).
+    if (!Number.isFinite(waitMs)) return wait;
     return Effect.timeoutOrElse(wait, { duration: waitMs, orElse: () => Effect.fail(deadlineExceeded(waitMs)) });
   }
 }

@@ -6,9 +6,18 @@
  * ({@link ResilientTransport.unaryEffect}); the Promise face shares its steps,
  * running a first attempt that can go at once as plain promises (an Effect run
  * costs more than the policies) and queueing and retries in the same Effect
- * pipeline. Streams get the deadline, balancing and breaker, not retries.
+ * pipeline. Streams get the deadline, balancing, breaker and a bulkhead slot
+ * for their whole life; a server stream is retried as a unary call is, but only
+ * until its first message.
  */
-import type { DescMessage, DescMethodStreaming, DescMethodUnary, MessageInitShape } from "@bufbuild/protobuf";
+import type {
+  DescMessage,
+  DescMethod,
+  DescMethodStreaming,
+  DescMethodUnary,
+  MessageInitShape,
+  MessageShape,
+} from "@bufbuild/protobuf";
 import {
   Code,
   ConnectError,
@@ -49,7 +58,10 @@ export interface ResilienceState {
   readonly endpoints: ReadonlyArray<{ readonly url: string; readonly breaker: BreakerState; readonly outstanding: number }>;
   /** Undefined when the bulkhead is off. */
   readonly bulkhead: { readonly active: number; readonly queued: number } | undefined;
+  /** Retry tokens left: each call earns a share of one, each retry spends one. */
   readonly retryBudget: number;
+  /** Retries the budget has refused since the start (each one a call that failed instead). */
+  readonly retriesRefused: number;
 }
 
 /** A transport with policies; also the Effect face of its unary calls. */
@@ -68,6 +80,19 @@ export interface ResilientTransport extends Transport {
     input: MessageInitShape<I>,
     contextValues?: ContextValues,
   ): Effect.Effect<UnaryResponse<I, O>, ConnectError>;
+  /**
+   * {@link unaryEffect} ending in `onResponse` or `onError` (the Effect client's
+   * message and typed error), applied in the call's own step rather than as two more Effects.
+   */
+  unaryEffectWith<I extends DescMessage, O extends DescMessage, A, E>(
+    method: DescMethodUnary<I, O>,
+    timeoutMs: number | undefined,
+    header: HeadersInit | undefined,
+    input: MessageInitShape<I>,
+    contextValues: ContextValues | undefined,
+    onResponse: (response: UnaryResponse<I, O>) => A,
+    onError: (error: ConnectError) => E,
+  ): Effect.Effect<A, E>;
   /** The timeout and retry policy of a method, by local name. */
   methodPolicy(localName: string): MethodPolicy;
   /** Breakers, bulkhead and budget as they stand. */
@@ -104,39 +129,36 @@ export function createResilientTransport(options: ResilientTransportOptions): Re
   const budget = new RetryBudget(policy.retryBudget);
   const allUrls = endpoints.map((e) => e.url).join(",");
 
-  /** What one unary call carries from attempt to attempt. */
-  interface Call<I extends DescMessage, O extends DescMessage> {
-    readonly method: DescMethodUnary<I, O>;
+  /** What one call carries from attempt to attempt. */
+  interface Call {
+    readonly method: DescMethod;
     readonly header: HeadersInit | undefined;
-    readonly input: MessageInitShape<I>;
     readonly contextValues: ContextValues | undefined;
     readonly rules: MethodPolicy;
     readonly now: () => number;
     readonly started: number;
-    /** The call's whole deadline, ms, and when it passes. */
+    /** The call's whole deadline, ms (infinite: none, a stream's default), and when it passes. */
     readonly timeout: number;
     readonly deadlineAt: number;
     attempts: number;
     endpoint: string | undefined;
   }
-  type AnyCall = Call<DescMessage, DescMessage>;
 
-  function begin<I extends DescMessage, O extends DescMessage>(
-    method: DescMethodUnary<I, O>,
+  function begin(
+    method: DescMethod,
     timeoutMs: number | undefined,
     header: HeadersInit | undefined,
-    input: MessageInitShape<I>,
     contextValues: ContextValues | undefined,
     now: () => number,
-  ): Call<I, O> {
+  ): Call {
     const rules = methodPolicy(policy, method.localName);
     const started = now();
-    const timeout = timeoutMs ?? rules.timeoutMs;
+    // A stream has no default deadline (it may be meant to run for hours); one given is passed on.
+    const timeout = timeoutMs ?? (method.methodKind === "unary" ? rules.timeoutMs : Number.POSITIVE_INFINITY);
     budget.earn();
     return {
       method,
       header,
-      input,
       contextValues,
       rules,
       now,
@@ -149,7 +171,7 @@ export function createResilientTransport(options: ResilientTransportOptions): Re
   }
 
   /** Picks an endpoint whose breaker lets the call through and counts the attempt on it. */
-  function admit(call: AnyCall, at: number): BalancedEndpoint | ConnectError {
+  function admit(call: Call, at: number): BalancedEndpoint | ConnectError {
     const endpoint = balancer.pick(at);
     if (endpoint === undefined) return circuitOpen(allUrls);
     call.attempts++;
@@ -158,16 +180,27 @@ export function createResilientTransport(options: ResilientTransportOptions): Re
     return endpoint;
   }
 
+  /** The deadline an attempt sends: the first the call's whole one, a retry what is left of it; none for a stream without one. */
+  function attemptTimeout(call: Call, at: number): number | undefined {
+    if (!Number.isFinite(call.deadlineAt)) return undefined;
+    return call.attempts === 1 ? call.timeout : Math.max(1, call.deadlineAt - at);
+  }
+
   /** An attempt ended: the endpoint's load goes down and its breaker hears the verdict (none if the caller gave up). */
   function settle(endpoint: BalancedEndpoint, error: ConnectError | undefined, cancelled: boolean, at: number): void {
     endpoint.outstanding--;
+    judge(endpoint, error, cancelled, at);
+  }
+
+  function judge(endpoint: BalancedEndpoint, error: ConnectError | undefined, cancelled: boolean, at: number): void {
     if (endpoint.breaker === undefined) return;
     if (cancelled) endpoint.breaker.release();
     else endpoint.breaker.record(at, error?.code);
   }
 
-  function report(call: AnyCall, error: ConnectError | undefined): void {
-    hooks.onCallEnded?.({
+  function report(call: Call, error: ConnectError | undefined): void {
+    if (hooks.onCallEnded === undefined) return;
+    hooks.onCallEnded({
       method: call.method,
       error,
       durationMs: call.now() - call.started,
@@ -177,25 +210,25 @@ export function createResilientTransport(options: ResilientTransportOptions): Re
     });
   }
 
-  function mayRetry(call: AnyCall, error: ConnectError): boolean {
+  function mayRetry(call: Call, error: ConnectError): boolean {
     const retry = call.rules.retry;
     return retry.maxAttempts > 1 && isRetryable(error, retry) && maySendTwice(call.method, call.header);
   }
 
-  /** One attempt as an Effect: a slot in the bulkhead, an endpoint, the request (aborted if interrupted). */
+  /** One unary attempt as an Effect: a slot in the bulkhead, an endpoint, the request (aborted if interrupted). */
   function attempt<I extends DescMessage, O extends DescMessage>(
-    call: Call<I, O>,
+    call: Call,
+    input: MessageInitShape<I>,
   ): Effect.Effect<UnaryResponse<I, O>, ConnectError> {
+    const method = call.method as DescMethodUnary<I, O>;
     const send = Effect.suspend(() => {
       const at = call.now();
-      const endpoint = admit(call as AnyCall, at);
+      const endpoint = admit(call, at);
       if (endpoint instanceof ConnectError) return Effect.fail(endpoint);
-      // The first attempt carries the whole deadline downstream, a retry what is left of it.
-      const timeout = call.attempts === 1 ? call.timeout : Math.max(1, call.deadlineAt - at);
+      const timeout = attemptTimeout(call, at);
       return Effect.onExit(
         Effect.tryPromise({
-          try: (signal) =>
-            endpoint.transport.unary(call.method, signal, timeout, call.header, call.input, call.contextValues),
+          try: (signal) => endpoint.transport.unary(method, signal, timeout, call.header, input, call.contextValues),
           catch: (e) => ConnectError.from(e),
         }),
         (exit) =>
@@ -209,13 +242,14 @@ export function createResilientTransport(options: ResilientTransportOptions): Re
   }
 
   /**
-   * The retries after a failed attempt: the schedule (backoff, budget, deadline)
-   * is stepped only now, so a call that succeeds at once pays nothing for it.
+   * The retries after a failed attempt, each one `again`: the schedule
+   * (backoff, budget, deadline) is stepped only now, so a call that succeeds at once pays nothing for it.
    */
-  function retrying<I extends DescMessage, O extends DescMessage>(
-    call: Call<I, O>,
+  function retrying<A>(
+    call: Call,
     first: ConnectError,
-  ): Effect.Effect<UnaryResponse<I, O>, ConnectError> {
+    again: Effect.Effect<A, ConnectError>,
+  ): Effect.Effect<A, ConnectError> {
     const retry = call.rules.retry;
     const schedule = retrySchedule(retry, (error, delayMs, retryNumber) => {
       if (!isRetryable(error, retry)) return false;
@@ -225,9 +259,9 @@ export function createResilientTransport(options: ResilientTransportOptions): Re
       return true;
     });
     return Effect.flatMap(Schedule.toStepWithMetadata(schedule), (step) => {
-      const next = (error: ConnectError): Effect.Effect<UnaryResponse<I, O>, ConnectError> =>
+      const next = (error: ConnectError): Effect.Effect<A, ConnectError> =>
         Pull.matchEffect(step(error), {
-          onSuccess: () => Effect.catch(attempt(call), next),
+          onSuccess: () => Effect.catch(again, next),
           onFailure: Effect.failCause,
           onDone: () =>
             Effect.fail(call.attempts > 1 && isRetryable(error, retry) ? retriesExhausted(call.attempts, error) : error),
@@ -237,7 +271,7 @@ export function createResilientTransport(options: ResilientTransportOptions): Re
   }
 
   /** Reports the call's outcome to the hooks when the program ends. */
-  function reported<A>(call: AnyCall, program: Effect.Effect<A, ConnectError>): Effect.Effect<A, ConnectError> {
+  function reported<A>(call: Call, program: Effect.Effect<A, ConnectError>): Effect.Effect<A, ConnectError> {
     if (hooks.onCallEnded === undefined) return program;
     return Effect.onExit(program, (exit) =>
       Effect.sync(() => report(call, Exit.isSuccess(exit) ? undefined : errorOf(exit.cause))),
@@ -251,15 +285,29 @@ export function createResilientTransport(options: ResilientTransportOptions): Re
    * Effect per step costs more than the policies themselves.
    */
   function firstAttempt<I extends DescMessage, O extends DescMessage>(
-    call: Call<I, O>,
+    call: Call,
+    input: MessageInitShape<I>,
     signal: AbortSignal | undefined,
   ): Promise<UnaryResponse<I, O>> {
-    const endpoint = admit(call as AnyCall, call.started);
+    const endpoint = admit(call, call.started);
     if (endpoint instanceof ConnectError) {
       bulkhead?.leave();
       return Promise.reject(endpoint);
     }
-    return endpoint.transport.unary(call.method, signal, call.timeout, call.header, call.input, call.contextValues).then(
+    let sent: Promise<UnaryResponse<I, O>>;
+    try {
+      sent = endpoint.transport.unary(
+        call.method as DescMethodUnary<I, O>,
+        signal,
+        call.timeout,
+        call.header,
+        input,
+        call.contextValues,
+      );
+    } catch (e) {
+      sent = Promise.reject(e);
+    }
+    return sent.then(
       (response) => {
         settle(endpoint, undefined, false, call.now());
         bulkhead?.leave();
@@ -274,6 +322,71 @@ export function createResilientTransport(options: ResilientTransportOptions): Re
     );
   }
 
+  /** A unary call whose first attempt could not go at once (the bulkhead queue), or that is retried: the Effect pipeline. */
+  function queuedOrRetried<I extends DescMessage, O extends DescMessage>(
+    call: Call,
+    input: MessageInitShape<I>,
+    first: Effect.Effect<UnaryResponse<I, O>, ConnectError>,
+  ): Effect.Effect<UnaryResponse<I, O>, ConnectError> {
+    return reported(
+      call,
+      Effect.catch(first, (error) => (mayRetry(call, error) ? retrying(call, error, attempt<I, O>(call, input)) : Effect.fail(error))),
+    );
+  }
+
+  function unaryEffectWith<I extends DescMessage, O extends DescMessage, A, E>(
+    method: DescMethodUnary<I, O>,
+    timeoutMs: number | undefined,
+    header: HeadersInit | undefined,
+    input: MessageInitShape<I>,
+    contextValues: ContextValues | undefined,
+    onResponse: (response: UnaryResponse<I, O>) => A,
+    onError: (error: ConnectError) => E,
+  ): Effect.Effect<A, E> {
+    return Effect.withFiber((fiber) => {
+      const clock = fiber.getRef(Clock.Clock);
+      const call = begin(method, timeoutMs, header, contextValues, () => clock.currentTimeMillisUnsafe());
+      if (call.timeout <= 0) {
+        const error = deadlineExceeded(0);
+        return finish(() => {
+          report(call, error);
+          return Effect.fail(onError(error));
+        });
+      }
+      if (bulkhead !== undefined && !bulkhead.tryEnter()) {
+        return Effect.mapBoth(queuedOrRetried(call, input, attempt<I, O>(call, input)), {
+          onSuccess: onResponse,
+          onFailure: onError,
+        });
+      }
+      // Nothing has to wait: one async step around the first attempt's promise, the cheapest an Effect call can be.
+      return Effect.callback<A, E>((resume, signal) => {
+        firstAttempt<I, O>(call, input, signal).then(
+          (response) =>
+            resume(
+              finish(() => {
+                report(call, undefined);
+                return Effect.succeed(onResponse(response));
+              }),
+            ),
+          (error: ConnectError) => {
+            if (!signal.aborted && mayRetry(call, error)) {
+              const retried = reported(call, retrying(call, error, attempt<I, O>(call, input)));
+              return resume(Effect.mapBoth(retried, { onSuccess: onResponse, onFailure: onError }));
+            }
+            // Interrupted: the fiber has moved on, the hooks still hear how the call ended.
+            resume(
+              finish(() => {
+                report(call, error);
+                return Effect.fail(onError(error));
+              }),
+            );
+          },
+        );
+      });
+    });
+  }
+
   function unaryEffect<I extends DescMessage, O extends DescMessage>(
     method: DescMethodUnary<I, O>,
     timeoutMs: number | undefined,
@@ -281,18 +394,7 @@ export function createResilientTransport(options: ResilientTransportOptions): Re
     input: MessageInitShape<I>,
     contextValues?: ContextValues,
   ): Effect.Effect<UnaryResponse<I, O>, ConnectError> {
-    return Clock.clockWith((clock) => {
-      const call = begin(method, timeoutMs, header, input, contextValues, () => clock.currentTimeMillisUnsafe());
-      if (call.timeout <= 0) return reported(call as AnyCall, Effect.fail(deadlineExceeded(0)));
-      const first =
-        bulkhead === undefined || bulkhead.tryEnter()
-          ? Effect.tryPromise({ try: (signal) => firstAttempt(call, signal), catch: (e) => ConnectError.from(e) })
-          : attempt(call);
-      const program = Effect.catch(first, (error) =>
-        mayRetry(call as AnyCall, error) ? retrying(call, error) : Effect.fail(error),
-      );
-      return reported(call as AnyCall, program);
-    });
+    return unaryEffectWith(method, timeoutMs, header, input, contextValues, identity, identity);
   }
 
   /** The Promise face: the same steps; when something has to wait (queue, retries) it runs the Effect pipeline. */
@@ -305,30 +407,107 @@ export function createResilientTransport(options: ResilientTransportOptions): Re
     contextValues?: ContextValues,
   ): Promise<UnaryResponse<I, O>> {
     if (bulkhead !== undefined && !bulkhead.tryEnter()) {
-      return runUnary(unaryEffect(method, timeoutMs, header, input, contextValues), signal);
+      return runCall(unaryEffect(method, timeoutMs, header, input, contextValues), signal);
     }
-    const call = begin(method, timeoutMs, header, input, contextValues, Date.now);
+    const call = begin(method, timeoutMs, header, contextValues, Date.now);
     const fail = (error: ConnectError) => {
-      report(call as AnyCall, error);
+      report(call, error);
       return Promise.reject(error);
     };
     if (call.timeout <= 0) {
       bulkhead?.leave();
       return fail(deadlineExceeded(0));
     }
-    return firstAttempt(call, signal).then(
+    return firstAttempt<I, O>(call, input, signal).then(
       (response) => {
-        report(call as AnyCall, undefined);
+        report(call, undefined);
         return response;
       },
       (error: ConnectError) => {
-        if (signal?.aborted === true || !mayRetry(call as AnyCall, error)) return fail(error);
-        return runUnary(reported(call as AnyCall, retrying(call, error)), signal);
+        if (signal?.aborted === true || !mayRetry(call, error)) return fail(error);
+        return runCall(reported(call, retrying(call, error, attempt<I, O>(call, input))), signal);
       },
     );
   }
 
-  async function stream<I extends DescMessage, O extends DescMessage>(
+  /**
+   * A stream as an Effect: it holds a bulkhead slot from its start to its end;
+   * a server stream safe to send twice is retried like a unary call (budget,
+   * backoff, deadline), but only while no message has come: the first message
+   * is read before the stream is handed over, and a failure after it is the
+   * caller's to see (a retry would send the messages again).
+   */
+  function streamEffect<I extends DescMessage, O extends DescMessage>(
+    method: DescMethodStreaming<I, O>,
+    signal: AbortSignal | undefined,
+    timeoutMs: number | undefined,
+    header: HeadersInit | undefined,
+    input: AsyncIterable<MessageInitShape<I>>,
+    contextValues: ContextValues | undefined,
+  ): Effect.Effect<StreamResponse<I, O>, ConnectError> {
+    return Effect.withFiber((fiber) => {
+      const clock = fiber.getRef(Clock.Clock);
+      const call = begin(method, timeoutMs, header, contextValues, () => clock.currentTimeMillisUnsafe());
+      if (call.timeout <= 0) return Effect.fail(deadlineExceeded(0));
+      // Only a server stream's one request can be sent again; a client's stream of messages cannot.
+      const replayable = method.methodKind === "server_streaming" && call.rules.retry.maxAttempts > 1 && maySendTwice(method, header);
+      const opened = replayable
+        ? Effect.flatMap(
+            Effect.tryPromise({ try: () => Array.fromAsync(input), catch: (e) => ConnectError.from(e) }),
+            (messages) => {
+              const once = streamAttempt<I, O>(call, signal, () => replay(messages));
+              return Effect.catch(once, (error) => (mayRetry(call, error) ? retrying(call, error, once) : Effect.fail(error)));
+            },
+          )
+        : streamAttempt<I, O>(call, signal, () => input);
+      if (bulkhead === undefined) return opened;
+      return Effect.uninterruptibleMask((restore) =>
+        Effect.flatMap(restore(bulkhead.enter(() => call.deadlineAt - call.now())), () =>
+          Effect.onError(restore(opened), () => Effect.sync(() => bulkhead.leave())),
+        ),
+      );
+    });
+  }
+
+  /** One attempt to open a stream: an endpoint, the request, its first message (or its end). */
+  function streamAttempt<I extends DescMessage, O extends DescMessage>(
+    call: Call,
+    signal: AbortSignal | undefined,
+    input: () => AsyncIterable<MessageInitShape<I>>,
+  ): Effect.Effect<StreamResponse<I, O>, ConnectError> {
+    const method = call.method as DescMethodStreaming<I, O>;
+    return Effect.suspend(() => {
+      const at = call.now();
+      const endpoint = admit(call, at);
+      if (endpoint instanceof ConnectError) return Effect.fail(endpoint);
+      const timeout = attemptTimeout(call, at);
+      return Effect.callback<StreamResponse<I, O>, ConnectError>((resume) => {
+        let gaveUp = false;
+        openStream(endpoint.transport, method, signal, timeout, call.header, input(), call.contextValues).then(
+          ({ response, messages, first }) => {
+            judge(endpoint, undefined, false, call.now());
+            const end = () => {
+              endpoint.outstanding--;
+              bulkhead?.leave();
+            };
+            if (!gaveUp) return resume(Effect.succeed({ ...response, message: holding(first, messages, signal, end) }));
+            endpoint.outstanding--; // the caller is gone (its slot was given back when it gave up)
+            void messages.return?.();
+          },
+          (cause: unknown) => {
+            const error = ConnectError.from(cause);
+            settle(endpoint, error, gaveUp || error.code === Code.Canceled, call.now());
+            resume(Effect.fail(error));
+          },
+        );
+        return Effect.sync(() => {
+          gaveUp = true;
+        });
+      });
+    });
+  }
+
+  function stream<I extends DescMessage, O extends DescMessage>(
     method: DescMethodStreaming<I, O>,
     signal: AbortSignal | undefined,
     timeoutMs: number | undefined,
@@ -336,22 +515,7 @@ export function createResilientTransport(options: ResilientTransportOptions): Re
     input: AsyncIterable<MessageInitShape<I>>,
     contextValues?: ContextValues,
   ): Promise<StreamResponse<I, O>> {
-    const endpoint = balancer.pick(Date.now());
-    if (endpoint === undefined) throw circuitOpen(allUrls);
-    endpoint.outstanding++;
-    try {
-      // A stream has no default deadline (it may be meant to run for hours); one given is passed on.
-      const response = await endpoint.transport.stream(method, signal, timeoutMs, header, input, contextValues);
-      endpoint.breaker?.record(Date.now(), undefined);
-      return response;
-    } catch (e) {
-      const error = ConnectError.from(e);
-      if (error.code === Code.Canceled) endpoint.breaker?.release();
-      else endpoint.breaker?.record(Date.now(), error.code);
-      throw error;
-    } finally {
-      endpoint.outstanding--;
-    }
+    return runCall(streamEffect(method, signal, timeoutMs, header, input, contextValues), signal);
   }
 
   return {
@@ -359,6 +523,7 @@ export function createResilientTransport(options: ResilientTransportOptions): Re
     downstream: options.downstream,
     policy,
     unaryEffect,
+    unaryEffectWith,
     unary,
     stream,
     methodPolicy: (localName) => methodPolicy(policy, localName),
@@ -367,12 +532,13 @@ export function createResilientTransport(options: ResilientTransportOptions): Re
       endpoints: endpoints.map((e) => ({ url: e.url, breaker: e.breaker?.state ?? "closed", outstanding: e.outstanding })),
       bulkhead: bulkhead === undefined ? undefined : { active: bulkhead.active, queued: bulkhead.queued },
       retryBudget: budget.balance,
+      retriesRefused: budget.refused,
     }),
   } as ResilientTransport;
 }
 
 /** Runs a call for the Promise face: rejects with the ConnectError, or `canceled` when the signal aborted it. */
-async function runUnary<A>(effect: Effect.Effect<A, ConnectError>, signal: AbortSignal | undefined): Promise<A> {
+async function runCall<A>(effect: Effect.Effect<A, ConnectError>, signal: AbortSignal | undefined): Promise<A> {
   const exit = await Effect.runPromiseExit(effect, signal === undefined ? undefined : { signal });
   if (Exit.isSuccess(exit)) return exit.value;
   throw errorOf(exit.cause, signal);
@@ -384,4 +550,80 @@ function errorOf(cause: Cause.Cause<ConnectError>, signal?: AbortSignal): Connec
   if (signal?.aborted) return ConnectError.from(signal.reason, Code.Canceled);
   if (Cause.hasInterruptsOnly(cause)) return new ConnectError("the call was cancelled", Code.Canceled);
   return ConnectError.from(Cause.squash(cause));
+}
+
+const identity = <A>(a: A): A => a;
+
+/** The Effect a call resumes with, built by code of the caller's (hooks, `onResponse`): if it throws, a defect, not a fiber left waiting. */
+function finish<A, E>(build: () => Effect.Effect<A, E>): Effect.Effect<A, E> {
+  try {
+    return build();
+  } catch (e) {
+    return Effect.die(e);
+  }
+}
+
+/** A server stream's request, as a fresh iterable for each attempt. */
+async function* replay<T>(messages: ReadonlyArray<T>): AsyncIterable<T> {
+  yield* messages;
+}
+
+/** Opens a stream and reads up to its first message: what decides whether it may still be retried. */
+async function openStream<I extends DescMessage, O extends DescMessage>(
+  transport: Transport,
+  method: DescMethodStreaming<I, O>,
+  signal: AbortSignal | undefined,
+  timeoutMs: number | undefined,
+  header: HeadersInit | undefined,
+  input: AsyncIterable<MessageInitShape<I>>,
+  contextValues: ContextValues | undefined,
+): Promise<{ response: StreamResponse<I, O>; messages: AsyncIterator<MessageShape<O>>; first: IteratorResult<MessageShape<O>> }> {
+  const response = await transport.stream(method, signal, timeoutMs, header, input, contextValues);
+  const messages = response.message[Symbol.asyncIterator]();
+  return { response, messages, first: await messages.next() };
+}
+
+/**
+ * The messages of an opened stream, its first one already read. `end` runs
+ * once, when the stream ends or fails, when its reader stops (`return`) or when
+ * its signal aborts: the stream's bulkhead slot and its endpoint's load go back.
+ */
+function holding<T>(
+  first: IteratorResult<T>,
+  messages: AsyncIterator<T>,
+  signal: AbortSignal | undefined,
+  end: () => void,
+): AsyncIterable<T> {
+  let ended = false;
+  const finished = () => {
+    if (ended) return;
+    ended = true;
+    signal?.removeEventListener("abort", finished);
+    end();
+  };
+  if (first.done === true) finished();
+  else signal?.addEventListener("abort", finished);
+  let pending: IteratorResult<T> | undefined = first;
+  const iterator: AsyncIterator<T> = {
+    next: async () => {
+      if (pending !== undefined) {
+        const result = pending;
+        pending = undefined;
+        return result;
+      }
+      try {
+        const result = await messages.next();
+        if (result.done === true) finished();
+        return result;
+      } catch (e) {
+        finished();
+        throw e;
+      }
+    },
+    return: async (value?: unknown) => {
+      finished();
+      return (await messages.return?.(value)) ?? { done: true, value: undefined };
+    },
+  };
+  return { [Symbol.asyncIterator]: () => iterator };
 }

@@ -74,6 +74,7 @@ export function retrySchedule(
  */
 export class RetryBudget {
   private tokens: number;
+  private refusals = 0;
   constructor(private readonly policy: RetryBudgetPolicy) {
     this.tokens = policy.reserve;
   }
@@ -83,12 +84,19 @@ export class RetryBudget {
   }
   /** Spends a token for a retry; false when none is left. */
   trySpend(): boolean {
-    if (this.tokens < 1) return false;
+    if (this.tokens < 1) {
+      this.refusals++;
+      return false;
+    }
     this.tokens -= 1;
     return true;
   }
   /** Tokens left (for metrics). */
   get balance(): number {
     return this.tokens;
+  }
+  /** Retries refused for want of a token, since the start (for metrics). */
+  get refused(): number {
+    return this.refusals;
   }
 }

@@ -302,6 +302,29 @@ describe("telemetry", () => {
   });
 });
 
+describe("retry budget", () => {
+  test("the budget's tokens and the retries it refused are metrics of the downstream", async () => {
+    const faults = new Faults({ pattern: "x", code: Code.Unavailable });
+    const { httpUrl } = await server([testUniverse("u")], { faults });
+    const universe = await clientOf(
+      Universe,
+      { MERIDIAN_UNIVERSE_BUDGET_URL: httpUrl },
+      // One token, none earned: the first call's first retry spends it, every later retry is refused.
+      { name: "universe-budget", policy: { retryBudget: { ratio: 0, reserve: 1 }, retry: { baseDelayMs: 1 }, breaker: false } },
+    );
+    const before = metrics.render();
+    expect(before).toContain(`rpc_client_retry_budget_tokens{downstream="universe-budget"} 1`);
+    expect(before).toContain(`rpc_client_retries_refused_total{downstream="universe-budget"} 0`);
+
+    expect((await failure(universe.getSecurity({ symbol: "AAPL" })))._tag).toBe("RetriesExhausted"); // 2 attempts, then refused
+    expect((await failure(universe.getSecurity({ symbol: "AAPL" })))._tag).toBe("Unavailable"); // refused at once
+    expect(faults.calls).toHaveLength(3);
+    const after = metrics.render();
+    expect(after).toContain(`rpc_client_retry_budget_tokens{downstream="universe-budget"} 0`);
+    expect(after).toContain(`rpc_client_retries_refused_total{downstream="universe-budget"} 2`);
+  });
+});
+
 function describeError(error: unknown) {
   const e = error as { _tag: string; code: Code; fields?: unknown };
   return { tag: e._tag, code: e.code, fields: e.fields };

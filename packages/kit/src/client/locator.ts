@@ -168,9 +168,10 @@ function propagating<M extends MeridianService>(
     if (call === undefined) continue;
     if (method.methodKind === "unary") {
       const defaultTimeoutMs = transport.methodPolicy(method.localName).timeoutMs;
+      // One step reads the served request from the fiber: the wrapper adds no Effect of its own to the call.
       wrapped[method.localName] = (request, options) =>
-        Effect.flatMap(Effect.serviceOption(RequestContext), (current) => {
-          const served = Option.getOrUndefined(current);
+        Effect.withFiber((fiber) => {
+          const served = Context.getOrUndefined(fiber.context, RequestContext);
           return withClientSpan(method, transport.downstream, served, options?.headers, (span) =>
             call(request, withOutgoing(options, served, options?.timeoutMs ?? defaultTimeoutMs, span)) as Effect.Effect<unknown>,
           );

@@ -48,11 +48,30 @@ export function outgoing(
   return { headers, timeoutMs: deadline };
 }
 
-/** A traceparent starting a new sampled trace (random ids, from the runtime's fast UUID source). */
+/** A traceparent starting a new sampled trace: random ids (a 16-byte trace id, an 8-byte span id). */
 export function newTraceparent(): string {
-  const t = crypto.randomUUID(); // xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx
-  const s = crypto.randomUUID();
-  return `00-${t.slice(0, 8)}${t.slice(9, 13)}${t.slice(14, 18)}${t.slice(19, 23)}${t.slice(24)}-${s.slice(0, 8)}${s.slice(9, 13)}${s.slice(14, 18)}-01`;
+  return `00-${randomHex(16)}-${randomHex(8)}-01`;
+}
+
+/** Random bytes drawn a pool at a time: one getRandomValues per 170 traces, not two UUIDs per trace. */
+const pool = new Uint8Array(4096);
+let poolAt = pool.length;
+const hexOfByte = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
+
+function randomHex(bytes: number): string {
+  if (poolAt + bytes > pool.length) {
+    crypto.getRandomValues(pool);
+    poolAt = 0;
+  }
+  let hex = "";
+  let zero = true;
+  for (let i = 0; i < bytes; i++) {
+    const byte = pool[poolAt++]!;
+    if (byte !== 0) zero = false;
+    hex += hexOfByte[byte];
+  }
+  // W3C: an all-zero id is invalid (one chance in 2⁶⁴ or more; draw again).
+  return zero ? randomHex(bytes) : hex;
 }
 
 const traceparentPattern = /^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/;

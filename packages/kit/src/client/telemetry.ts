@@ -1,7 +1,7 @@
 /**
  * Client telemetry in the kit's one registry and one logger: per call a
  * debug line and RED metrics by downstream and method; retries by code;
- * breaker state and bulkhead load read at scrape time.
+ * breaker state, bulkhead load and the retry budget read at scrape time.
  */
 import type { DescMethod } from "@bufbuild/protobuf";
 import { codeToString } from "@connectrpc/connect/protocol-connect";
@@ -30,6 +30,16 @@ const breakerStates = metrics.gauge(
 );
 const bulkheadActive = metrics.gauge("rpc_client_bulkhead_active", "Calls in flight under the bulkhead.", ["downstream"]);
 const bulkheadQueued = metrics.gauge("rpc_client_bulkhead_queued", "Calls waiting in the bulkhead's queue.", ["downstream"]);
+const retryBudgetTokens = metrics.gauge(
+  "rpc_client_retry_budget_tokens",
+  "Retries a downstream's budget allows now: each call earns a share of a token, each retry spends one.",
+  ["downstream"],
+);
+const retriesRefused = metrics.counter(
+  "rpc_client_retries_refused_total",
+  "Retries the retry budget refused (the call failed instead of being sent again), by downstream.",
+  ["downstream"],
+);
 
 const breakerValue: Record<BreakerState, number> = { closed: 0, half_open: 1, open: 2 };
 
@@ -107,7 +117,7 @@ function boundSeries(downstream: string): (method: DescMethod) => MethodSeries {
   };
 }
 
-/** Publishes the transport's breaker and bulkhead state as gauges, read at each scrape; the result stops it. */
+/** Publishes the transport's breaker, bulkhead and retry budget state, read at each scrape; the result stops it. */
 export function publishState(transport: ResilientTransport): () => void {
   const stops = [
     breakerStates.collect(() => {
@@ -121,6 +131,14 @@ export function publishState(transport: ResilientTransport): () => void {
     bulkheadQueued.collect(() => {
       const { downstream, bulkhead } = transport.state();
       return bulkhead === undefined ? [] : [{ labels: { downstream }, value: bulkhead.queued }];
+    }),
+    retryBudgetTokens.collect(() => {
+      const { downstream, retryBudget } = transport.state();
+      return [{ labels: { downstream }, value: retryBudget }];
+    }),
+    retriesRefused.collect(() => {
+      const { downstream, retriesRefused } = transport.state();
+      return [{ labels: { downstream }, value: retriesRefused }];
     }),
   ];
   return () => stops.forEach((stop) => stop());
