@@ -6,6 +6,7 @@ import type { Message } from "@bufbuild/protobuf";
 import { Effect, Exit, type Cause, type Context } from "effect";
 import type postgres from "postgres";
 import { Unavailable } from "../errors.js";
+import { writeLogLine } from "../log.js";
 import { pipelinedTransaction } from "../postgres/pipelined.js";
 import { isConnectionFailure } from "../postgres/query.js";
 import { Sql } from "../postgres/sql.js";
@@ -22,9 +23,27 @@ import { ensureEventTables } from "./tables.js";
  */
 export function idempotent<A extends Message, E, R>(
   apply: (event: ReceivedEvent<A>, tx: postgres.TransactionSql) => Effect.Effect<void, E, R>,
+  options?: IdempotentOptions,
 ): EventHandler<A, E | Unavailable, R | Sql> {
-  return idempotentBatch<A, E, R>((events, tx) => Effect.forEach(events, (event) => apply(event, tx), { discard: true }));
+  return idempotentBatch<A, E, R>((events, tx) => Effect.forEach(events, (event) => apply(event, tx), { discard: true }), options);
 }
+
+/** How long processed ids are kept, and how their pruning goes. */
+export interface IdempotentOptions {
+  /**
+   * How long an event's id is kept after it was processed, ms (default 7 days). It must exceed
+   * the longest an event can still come again after being processed: redeliveries
+   * (`maxDeliveries` × `claimIdleMs`), and the relay republishing, after the stream store lost
+   * its data, every row some group has not acknowledged yet (for as long as that group lags).
+   */
+  readonly retentionMs?: number;
+  /** Ids deleted per pruning statement (default 1,000). */
+  readonly pruneBatchSize?: number;
+  /** Pause after a pruning statement that left nothing to prune, ms (default 60,000). */
+  readonly pruneIntervalMs?: number;
+}
+
+const defaultRetentionMs = 7 * 24 * 3600_000;
 
 /**
  * Like {@link idempotent}, for handlers that apply many events at once (bulk statements):
@@ -32,7 +51,9 @@ export function idempotent<A extends Message, E, R>(
  */
 export function idempotentBatch<A extends Message, E, R>(
   apply: (events: ReadonlyArray<ReceivedEvent<A>>, tx: postgres.TransactionSql) => Effect.Effect<void, E, R>,
+  options: IdempotentOptions = {},
 ): EventHandler<A, E | Unavailable, R | Sql> {
+  const pruner = makePruner(options);
   const batch = (events: ReadonlyArray<ReceivedEvent<A>>): Effect.Effect<void, E | Unavailable, R | Sql> =>
     Effect.gen(function* () {
       const sql = yield* Sql;
@@ -48,7 +69,9 @@ export function idempotentBatch<A extends Message, E, R>(
         }),
       );
       const first = events[0];
-      if (duplicates > 0 && first !== undefined) m.duplicates.inc({ topic: first.topic, group: first.group }, duplicates);
+      if (first === undefined) return;
+      if (duplicates > 0) m.duplicates.inc({ topic: first.topic, group: first.group }, duplicates);
+      yield* Effect.promise(() => pruner(sql, first.group));
     });
   return Object.assign((event: ReceivedEvent<A>) => batch([event]), { batch });
 }
@@ -78,6 +101,42 @@ async function applyOnce<A extends Message, E, R>(
     }
     return events.length - toApply.length;
   });
+}
+
+/**
+ * Deletes a group's processed ids older than the retention, a bounded batch at a time, after
+ * handled batches: at once again while whole batches go, else after `pruneIntervalMs`. An id is
+ * deleted only when both its event (UUIDv7: the id's time, which bounds the primary key range
+ * scanned) and its processing are older than the retention. Failures wait for the next turn.
+ */
+function makePruner(options: IdempotentOptions): (sql: postgres.Sql, group: string) => Promise<void> {
+  const retentionMs = options.retentionMs ?? defaultRetentionMs;
+  const batchSize = options.pruneBatchSize ?? 1000;
+  const intervalMs = options.pruneIntervalMs ?? 60_000;
+  const nextAt = new Map<string, number>();
+  return async (sql, group) => {
+    const now = Date.now();
+    if (now < (nextAt.get(group) ?? 0)) return;
+    nextAt.set(group, now + intervalMs); // one pruning at a time per group, whatever the concurrency
+    const cutoff = now - retentionMs;
+    try {
+      const deleted = await sql`
+        delete from meridian_processed_events
+        where (consumer_group, event_id) in (
+          select consumer_group, event_id from meridian_processed_events
+          where consumer_group = ${group} and event_id < ${uuidV7Floor(cutoff)}::uuid and processed_at < ${new Date(cutoff)}
+          limit ${batchSize})`;
+      if (deleted.count >= batchSize) nextAt.set(group, 0);
+    } catch (error) {
+      writeLogLine("warn", "cannot prune processed event ids; trying again later", { group, error: String(error) });
+    }
+  };
+}
+
+/** The smallest UUIDv7 of millisecond `ms`: every id made before it sorts below. */
+export function uuidV7Floor(ms: number): string {
+  const hex = Math.max(0, Math.floor(ms)).toString(16).padStart(12, "0");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-0000-0000-000000000000`;
 }
 
 // Carries the handler's failure out of the transaction callback, which rolls back on the throw.
