@@ -10,6 +10,7 @@
  *
  * Writes bench/platform/results.md.
  */
+import { SQL } from "bun";
 import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { createMeridianClient } from "../../sdk/src/index.js";
@@ -17,6 +18,8 @@ import { Gateway } from "../../sdk/src/gateway/index.js";
 import { RiskProfile } from "../../sdk/src/portfolio/index.js";
 import { runUnaryLoadProcess } from "../trading/load.js";
 import { devApiKey, startPlatform } from "../../platform/test/platform-processes.js";
+import { topology } from "../../platform/distributed.js";
+import { cpuSecondsOf } from "../cpu.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -53,6 +56,19 @@ try {
     );
     accounts.push(account!.accountId);
   }
+  // CPU by process around the load (warm-up included): each service, and this database's PostgreSQL backends.
+  const pg = new SQL(platform.databaseUrl, { max: 1 });
+  const backends = async () =>
+    ((await pg`select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`) as Array<{ pid: number }>).map(
+      (r) => r.pid,
+    );
+  const cpuNow = async () => {
+    const byName = new Map<string, number>();
+    for (const node of topology) byName.set(node.name, cpuSecondsOf(platform.service(node.name).pid) ?? 0);
+    const perBackend = new Map((await backends()).map((pid) => [pid, cpuSecondsOf(pid) ?? 0]));
+    return { byName, perBackend };
+  };
+  const cpuBefore = await cpuNow();
   const load = await runUnaryLoadProcess({
     url: `${platform.httpUrl("gateway")}/meridian.gateway.v1.GatewayService/PlaceOrder`,
     headers: auth,
@@ -64,6 +80,15 @@ try {
     durationS: Number(args.duration),
   });
   const loadEnded = performance.now();
+  const cpuAfter = await cpuNow();
+  await pg.close();
+  const calls = load.ok + load.warmupRequests + Object.values(load.errors).reduce((a, b) => a + b, 0);
+  const msPerCall = (seconds: number) => ((seconds * 1000) / calls).toFixed(2);
+  const cpuRows = [...cpuAfter.byName].map(([name, after]) => `${name} ${msPerCall(after - (cpuBefore.byName.get(name) ?? 0))}`);
+  let postgresS = 0;
+  for (const [pid, after] of cpuAfter.perBackend) postgresS += after - (cpuBefore.perBackend.get(pid) ?? 0);
+  cpuRows.push(`PostgreSQL backends ${msPerCall(postgresS)}`);
+  if (load.generatorCpuS !== undefined) cpuRows.push(`load generator ${msPerCall(load.generatorCpuS)}`);
   // Every accepted order filled once; wait until portfolio has applied them all.
   const placed = load.ok + load.warmupRequests; // warm-up calls are successes too, unless errors say otherwise
   let applied = 0n;
@@ -89,6 +114,8 @@ try {
     "| orders/s | p50 ms | p90 ms | p99 ms | max ms | errors | fills applied by portfolio | drain after load, s |",
     "|---|---|---|---|---|---|---|---|",
     `| ${load.okPerSecond.toFixed(0)} | ${load.p50Ms.toFixed(1)} | ${load.p90Ms.toFixed(1)} | ${load.p99Ms.toFixed(1)} | ${load.maxMs.toFixed(1)} | ${JSON.stringify(load.errors)} | ${applied} | ${drainS.toFixed(1)} |`,
+    "",
+    `CPU ms per call (warm-up and measured calls; Redis not counted, it is shared): ${cpuRows.join(", ")}.`,
     "",
   ];
   await Bun.write(new URL("./results.md", import.meta.url), lines.join("\n"));
