@@ -71,3 +71,30 @@ export async function startPlatform(options: { readonly env?: Record<string, str
     databaseUrl: shared.DATABASE_URL,
   };
 }
+
+/** A launcher (`bun run <script>`) as a user starts it, and what it announced on stderr. */
+export interface Launched {
+  readonly process: Bun.Subprocess<"ignore", "pipe", "pipe">;
+  readonly announced: string;
+}
+
+/**
+ * Runs `bun run <script>` from the repository root and reads its stderr until `until` matches (or
+ * it exits, or `timeoutMs` passes); stderr is drained from then on so a chatty log never blocks it.
+ */
+export async function launch(script: string, env: Record<string, string | undefined>, until: RegExp, timeoutMs = 240_000): Promise<Launched> {
+  const child = Bun.spawn([process.execPath, "run", script], { cwd: repoRoot, env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  let announced = "";
+  const decoder = new TextDecoder();
+  const reader = child.stderr.getReader();
+  const deadline = Date.now() + timeoutMs;
+  while (!until.test(announced) && Date.now() < deadline) {
+    const chunk = await Promise.race([reader.read(), Bun.sleep(Math.max(0, deadline - Date.now())).then(() => ({ done: true as const, value: undefined }))]);
+    if (chunk.done) break;
+    announced += decoder.decode(chunk.value, { stream: true });
+  }
+  void (async () => {
+    for (;;) if ((await reader.read()).done) return;
+  })();
+  return { process: child, announced };
+}

@@ -9,7 +9,7 @@ import { createMeridianClient } from "@meridian/sdk";
 import { Gateway } from "@meridian/sdk/gateway";
 import { postgresDatabase, type TestDatabase } from "@meridian/kit/testing";
 import { portsOf, topology } from "../distributed.js";
-import { devApiKey, repoRoot } from "./platform-processes.js";
+import { devApiKey, launch } from "./platform-processes.js";
 
 const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const redisKeyPrefix = `e2e-dist:${crypto.randomUUID().slice(0, 8)}:`;
@@ -32,22 +32,13 @@ afterAll(async () => {
 
 test("start:distributed runs every service as its own process, healthy, and SIGTERM stops them all", async () => {
   database = await postgresDatabase();
-  launcher = Bun.spawn([process.execPath, "run", "start:distributed"], {
-    cwd: repoRoot,
-    env: { ...process.env, DATABASE_URL: database.env.DATABASE_URL!, REDIS_URL: redisUrl, REDIS_KEY_PREFIX: redisKeyPrefix, GATEWAY_DEV_API_KEY: devApiKey },
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  let announced = "";
-  const decoder = new TextDecoder();
-  const reader = launcher.stderr.getReader();
-  const deadline = Date.now() + 240_000;
-  while (!announced.includes("status page:") && Date.now() < deadline) {
-    const chunk = await reader.read();
-    if (chunk.done) break;
-    announced += decoder.decode(chunk.value, { stream: true });
-  }
+  const launched = await launch(
+    "start:distributed",
+    { ...process.env, DATABASE_URL: database.env.DATABASE_URL!, REDIS_URL: redisUrl, REDIS_KEY_PREFIX: redisKeyPrefix, GATEWAY_DEV_API_KEY: devApiKey },
+    /status page:/,
+  );
+  launcher = launched.process;
+  const announced = launched.announced;
   expect(announced).toContain("Meridian is running distributed");
   for (const node of topology) expect(announced).toContain(`http://127.0.0.1:${portsOf(node).http}`);
 

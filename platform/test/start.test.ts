@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "@meridian/kit/testing";
-import { repoRoot } from "./platform-processes.js";
+import { launch } from "./platform-processes.js";
 
 const dataDir = mkdtempSync(join(tmpdir(), "meridian-start-"));
 let launcher: Bun.Subprocess<"ignore", "pipe", "pipe"> | undefined;
@@ -37,28 +37,10 @@ function freshEnvironment(ports: { http: number; grpc: number }): Record<string,
 
 /** Starts `bun start` and returns what it announced on stderr, once the last curl line is out. */
 async function start(ports: { http: number; grpc: number }): Promise<string> {
-  launcher = Bun.spawn([process.execPath, "run", "start"], {
-    cwd: repoRoot,
-    env: freshEnvironment(ports),
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  let announced = "";
-  const decoder = new TextDecoder();
-  const reader = launcher.stderr.getReader();
-  const deadline = Date.now() + 180_000;
-  while (!/GetPortfolio.*\n/.test(announced) && Date.now() < deadline) {
-    const chunk = await Promise.race([reader.read(), Bun.sleep(deadline - Date.now()).then(() => ({ done: true as const, value: undefined }))]);
-    if (chunk.done) break;
-    announced += decoder.decode(chunk.value, { stream: true });
-  }
-  // Keep draining, so a chatty log never blocks the server on a full pipe.
-  void (async () => {
-    for (;;) if ((await reader.read()).done) return;
-  })();
-  if (!announced.includes("Try a trading cycle")) throw new Error(`bun start did not announce itself:\n${announced}`);
-  return announced;
+  const launched = await launch("start", freshEnvironment(ports), /GetPortfolio.*\n/, 180_000);
+  launcher = launched.process;
+  if (!launched.announced.includes("Try a trading cycle")) throw new Error(`bun start did not announce itself:\n${launched.announced}`);
+  return launched.announced;
 }
 
 /** Stops the launcher as Ctrl-C does and returns its exit code. */
