@@ -153,17 +153,25 @@ function render(samples: Record<string, Sample[]>): string {
     ]),
   ) as Record<string, Sample>;
   const baselineOf = (name: string) => (name.includes("effect") || name === "locator" ? "bare-effect" : "bare");
-  const pct = (value: number, of: number) => `${value >= of ? "+" : ""}${(((value - of) / of) * 100).toFixed(1)}%`;
+  const pct = (ratio: number) => `${ratio >= 0 ? "+" : ""}${(ratio * 100).toFixed(1)}%`;
+  /**
+   * A variant against its baseline measured in the same round, the median over
+   * rounds: a busy spell of the machine slows both sides of a pair, not one row.
+   */
+  const paired = (name: string, of: (sample: Sample) => number) => {
+    const base = samples[baselineOf(name)]!;
+    return median(samples[name]!.map((sample, round) => of(sample) / of(base[round]!) - 1));
+  };
   const rows = Object.entries(summary).map(([name, s]) => {
     const base = summary[baselineOf(name)]!;
-    return `| ${name} | ${baselineOf(name)} | ${s.p50Us.toFixed(1)} | ${pct(s.p50Us, base.p50Us)} | ${s.p99Us.toFixed(1)} | ${s.callsPerSecond.toFixed(0)} | ${pct(s.callsPerSecond, base.callsPerSecond)} | ${s.cpuUsPerCall.toFixed(1)} | ${pct(s.cpuUsPerCall, base.cpuUsPerCall)} |`;
+    return `| ${name} | ${baselineOf(name)} | ${s.p50Us.toFixed(1)} | ${pct(paired(name, (x) => x.p50Us))} | ${s.p99Us.toFixed(1)} | ${s.callsPerSecond.toFixed(0)} | ${pct(paired(name, (x) => x.callsPerSecond))} | ${s.cpuUsPerCall.toFixed(1)} | ${pct(s.cpuUsPerCall / base.cpuUsPerCall - 1)} |`;
   });
   const [load1] = loadavg();
   return [
     "# Client stack bench",
     "",
     `${new Date().toISOString()} · Bun ${Bun.version} · ${availableParallelism()} × ${cpus()[0]?.model ?? "cpu"} · load ${load1?.toFixed(2)}`,
-    `${rounds} rounds interleaved; per round ${sequentialCalls} sequential calls (latency) and ${durationMs / 1000} s at ${concurrency} in flight (throughput); latency and calls/s are medians of rounds, client CPU the minimum.`,
+    `${rounds} rounds interleaved (the order rotates each round); per round ${sequentialCalls} sequential calls (latency) and ${durationMs / 1000} s at ${concurrency} in flight (throughput). Latency and calls/s are medians of rounds, client CPU the minimum; "vs base" for latency and calls/s is the median over rounds of each round's ratio to the baseline measured in that round, CPU's the ratio of the minima.`,
     "Server: bench/servers/kit.ts in its own process, access log off. Calls: Echo over Connect binary, keep-alive HTTP/1.1 (fetch).",
     "",
     "| client | against | p50 µs | p50 vs base | p99 µs | calls/s | calls/s vs base | client CPU µs/call | CPU vs base |",
