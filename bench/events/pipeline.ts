@@ -66,6 +66,8 @@ export interface PipelineResult {
   readonly eventsPerSecond: number;
   readonly lagMs: { readonly p50: number; readonly p99: number; readonly max: number };
   readonly applied: number;
+  /** Events per consumer transaction, on average. */
+  readonly meanBatch: number;
   readonly cpu: CpuPerThousand;
 }
 
@@ -96,8 +98,10 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
       ]);
     }),
   );
+  let batches = 0;
   const record = (events: ReadonlyArray<ReceivedEvent<OrderFilled>>) =>
     Effect.sync(() => {
+      batches += 1;
       const now = Date.now();
       lastApplyAt = now;
       for (const e of events) lags.push(now - e.time.getTime());
@@ -170,6 +174,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
     yield* Effect.promise(() => sql.begin((tx) => outbox.write(tx, OrderFilledEvent, fill(-1))));
     while (lags.length < 1) yield* Effect.sleep(5);
     lags.length = 0;
+    batches = 0;
     const cpu = cpuMeter(sql, applicationName, Option.getOrUndefined(yield* Effect.serviceOption(Redis)));
     yield* Effect.promise(() => cpu.start());
     let started: number;
@@ -221,6 +226,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
       eventsPerSecond: options.events / seconds,
       lagMs: { p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1] ?? 0 },
       applied,
+      meanBatch: batches === 0 ? 0 : Math.round((lags.length / batches) * 10) / 10,
       cpu: { bun: perThousand(used.bun), postgres: perThousand(used.postgres), redis: perThousand(used.redis) },
     };
   }

@@ -7,8 +7,8 @@
  *   bun run bench/events/run.ts [--events 30000] [--producers 32] [--consumers 2] [--only cache,pipeline]
  *     [--rows redis-live-1,producers-1,...] [--producer statement|pipelined|begin]
  *
- * Rows are <bus>-<mode>-<events per tx> (bus: redis, memory; mode: live, backlog) or
- * producers-<events per tx>; default all of them. The producer writes its order rows and their
+ * Rows are <bus>-<mode>-<events per tx> (bus: redis, memory; mode: live, backlog),
+ * redis-live-1-<other producer style>, or producers-<events per tx>; default all of them. The producer writes its order rows and their
  * outbox rows in one statement (outbox.insert) unless --producer pipelined (pipelinedTransaction
  * with outbox.write) or begin (sql.begin, every statement awaited); the producers rows are
  * measured all three ways.
@@ -88,6 +88,10 @@ if (only.has("pipeline")) {
     for (const eventsPerTransaction of [1, 10]) add(`${bus}-live-${eventsPerTransaction}`, { backend, eventsPerTransaction, mode: "live", producer });
     add(`${bus}-backlog-10`, { backend, eventsPerTransaction: 10, mode: "backlog", producer });
   }
+  // The other producer styles end to end, for comparison.
+  for (const style of styles.filter((s) => s !== producer)) {
+    add(`redis-live-1-${style}`, { backend: "redis", eventsPerTransaction: 1, mode: "live", producer: style });
+  }
   for (const eventsPerTransaction of [1, 10]) {
     for (const style of styles) {
       add(`producers-${eventsPerTransaction}`, { backend: "in-process", eventsPerTransaction, mode: "producers", producer: style });
@@ -98,13 +102,13 @@ if (only.has("pipeline")) {
     results.push(await runPipeline(config));
     const r = results[results.length - 1]!;
     console.error(
-      `  ${config.backend} ${config.mode}, ${config.eventsPerTransaction}/tx (${config.producer}): ${Math.round(r.eventsPerSecond)} events/s, p99 lag ${r.lagMs.p99} ms, cpu ms/1000 events bun ${r.cpu.bun} pg ${r.cpu.postgres} redis ${r.cpu.redis}`,
+      `  ${config.backend} ${config.mode}, ${config.eventsPerTransaction}/tx (${config.producer}): ${Math.round(r.eventsPerSecond)} events/s, p99 lag ${r.lagMs.p99} ms, batch ${r.meanBatch}, cpu ms/1000 events bun ${r.cpu.bun} pg ${r.cpu.postgres} redis ${r.cpu.redis}`,
     );
   }
   print(`## Events end to end (outbox insert → relay → idempotent consumer applied)`);
   print();
   print(
-    `${events} events per row; ${producers} concurrent producer transactions, each inserting its order rows and their outbox rows; ${consumers} consumers in one group, batches of up to 500 applied in one transaction (idempotentBatch); relay defaults (500 per round, 50 ms idle poll). live: everything runs at once, timed from the first producer transaction to the last apply, lag = envelope time (outbox insert) to apply commit. backlog: the outbox is filled first, then the relay and consumers drain it (lag is then waiting time, not shown). producers: the producers alone, for the ceiling live can reach when everything shares the machine's CPUs.`,
+    `${events} events per row; ${producers} concurrent producer transactions, each inserting its order rows and their outbox rows; ${consumers} consumers in one group, batches of up to 500 applied in one transaction (idempotentBatch); relay defaults (500 per round, 50 ms idle poll). producer tx: statement = the order rows and their outbox rows in one statement (\`outbox.insert\` in a WITH; one round trip, no BEGIN/COMMIT); pipelined = \`pipelinedTransaction\` with \`outbox.write\` (BEGIN, inserts, COMMIT in one write); begin = \`sql.begin\`, each statement awaited (the previous bench). CPU: process time of this Bun process (producers, relay, consumers), of the run's PostgreSQL backends (by application_name), and of the whole Redis server, per 1000 events. live: everything runs at once, timed from the first producer transaction to the last apply, lag = envelope time (outbox insert) to apply commit. backlog: the outbox is filled first, then the relay and consumers drain it (lag is then waiting time, not shown). producers: the producers alone, for the ceiling live can reach when everything shares the machine's CPUs.`,
   );
   print();
   print(
