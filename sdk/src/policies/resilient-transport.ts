@@ -568,7 +568,11 @@ async function* replay<T>(messages: ReadonlyArray<T>): AsyncIterable<T> {
   yield* messages;
 }
 
-/** Opens a stream and reads up to its first message: what decides whether it may still be retried. */
+/**
+ * Opens a stream; a server stream's first message (or its end) is read too:
+ * what decides whether it may still be retried. A client or bidi stream is
+ * handed over at once (its server may wait for messages the caller sends only later).
+ */
 async function openStream<I extends DescMessage, O extends DescMessage>(
   transport: Transport,
   method: DescMethodStreaming<I, O>,
@@ -577,19 +581,24 @@ async function openStream<I extends DescMessage, O extends DescMessage>(
   header: HeadersInit | undefined,
   input: AsyncIterable<MessageInitShape<I>>,
   contextValues: ContextValues | undefined,
-): Promise<{ response: StreamResponse<I, O>; messages: AsyncIterator<MessageShape<O>>; first: IteratorResult<MessageShape<O>> }> {
+): Promise<{
+  response: StreamResponse<I, O>;
+  messages: AsyncIterator<MessageShape<O>>;
+  first: IteratorResult<MessageShape<O>> | undefined;
+}> {
   const response = await transport.stream(method, signal, timeoutMs, header, input, contextValues);
   const messages = response.message[Symbol.asyncIterator]();
-  return { response, messages, first: await messages.next() };
+  const first = method.methodKind === "server_streaming" ? await messages.next() : undefined;
+  return { response, messages, first };
 }
 
 /**
- * The messages of an opened stream, its first one already read. `end` runs
- * once, when the stream ends or fails, when its reader stops (`return`) or when
- * its signal aborts: the stream's bulkhead slot and its endpoint's load go back.
+ * The messages of an opened stream, its first one already read if given. `end`
+ * runs once, when the stream ends or fails, when its reader stops (`return`) or
+ * when its signal aborts: the stream's bulkhead slot and its endpoint's load go back.
  */
 function holding<T>(
-  first: IteratorResult<T>,
+  first: IteratorResult<T> | undefined,
   messages: AsyncIterator<T>,
   signal: AbortSignal | undefined,
   end: () => void,
@@ -601,7 +610,7 @@ function holding<T>(
     signal?.removeEventListener("abort", finished);
     end();
   };
-  if (first.done === true) finished();
+  if (first?.done === true) finished();
   else signal?.addEventListener("abort", finished);
   let pending: IteratorResult<T> | undefined = first;
   const iterator: AsyncIterator<T> = {
