@@ -199,9 +199,9 @@ function withOutgoing(
   span?: TraceHeaders,
 ): EffectCallOptions {
   const out = outgoing(served, options?.headers, timeoutMs, span);
-  return {
-    ...options,
-    headers: out.headers,
-    ...(Number.isFinite(out.timeoutMs) ? { timeoutMs: out.timeoutMs } : {}),
-  };
+  // Built field by field: spreading an options object a call usually does not have costs more than the call's policies.
+  const call: { -readonly [K in keyof EffectCallOptions]: EffectCallOptions[K] } =
+    options === undefined ? { headers: out.headers } : { ...options, headers: out.headers };
+  if (Number.isFinite(out.timeoutMs)) call.timeoutMs = out.timeoutMs;
+  return call;
 }
