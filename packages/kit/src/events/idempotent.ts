@@ -87,14 +87,23 @@ async function applyOnce<A extends Message, E, R>(
   await ensureEventTables(sql);
   // BEGIN travels with the insert of the ids: one round trip fewer than sql.begin.
   return pipelinedTransaction(sql, async (tx) => {
-    const recorded = await tx<{ event_id: string }[]>`
-      insert into meridian_processed_events (consumer_group, event_id)
-      select ${events[0]!.group}, id from unnest(${events.map((e) => e.id)}::uuid[]) as id
-      on conflict do nothing
-      returning event_id`;
+    // Only the ids recorded before come back (usually none), not one row per event.
+    const before = await tx<{ id: string }[]>`
+      with ids as (select distinct id from unnest(${events.map((e) => e.id)}::uuid[]) as id),
+      recorded as (
+        insert into meridian_processed_events (consumer_group, event_id)
+        select ${events[0]!.group}, id from ids
+        on conflict do nothing
+        returning event_id)
+      select id::text from ids where id not in (select event_id from recorded)`;
     // An event delivered twice in one batch is new only the first time.
-    const fresh = new Set(recorded.map((r) => r.event_id));
-    const toApply = events.filter((e) => fresh.delete(e.id));
+    const seen = new Set(before.map((r) => r.id));
+    const toApply: Array<ReceivedEvent<A>> = [];
+    for (const event of events) {
+      if (seen.has(event.id)) continue;
+      seen.add(event.id);
+      toApply.push(event);
+    }
     if (toApply.length > 0) {
       const exit = await Effect.runPromiseExitWith(context)(apply(toApply, tx));
       if (Exit.isFailure(exit)) throw new RolledBack(exit.cause);
