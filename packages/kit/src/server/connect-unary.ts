@@ -8,12 +8,12 @@
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import { codeToHttpStatus, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
-import { create, fromBinary, fromJsonString, toBinary, toJsonString, type DescMessage } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { CallRecord, PeerOf } from "./call.js";
+import type { UnaryCall } from "./implement.js";
 import type { UnaryRoute } from "./routes.js";
 import { endCall, startCall } from "./rpc.js";
 
-const jsonRead = { ignoreUnknownFields: true } as const;
 const textDecoder = new TextDecoder();
 
 type Encoding = "json" | "proto";
@@ -36,7 +36,7 @@ export function serveConnectUnary(
     if (encoding === undefined) return undefined;
     const contentEncoding = header.get("content-encoding");
     if (contentEncoding !== null && contentEncoding !== "identity") return undefined;
-    return serve(route, request, peer, encoding, maxMessageBytes, timeoutMs, readBody(request, encoding, maxMessageBytes));
+    return serve(route, request, peer, encoding, maxMessageBytes, timeoutMs, undefined);
   }
   if (request.method === "GET" && route.method.idempotency === 1 /* NO_SIDE_EFFECTS */) {
     const query = new URL(request.url).searchParams;
@@ -47,7 +47,7 @@ export function serveConnectUnary(
     const message = query.get("message") ?? "";
     const bytes =
       query.get("base64") === "1" ? Buffer.from(message, "base64url") : new TextEncoder().encode(message);
-    return serve(route, request, peer, encoding, maxMessageBytes, timeoutMs, Promise.resolve(bytes));
+    return serve(route, request, peer, encoding, maxMessageBytes, timeoutMs, bytes);
   }
   return undefined;
 }
@@ -58,25 +58,45 @@ function encodingOfContentType(contentType: string | null): Encoding | undefined
   return undefined;
 }
 
-/** The body, as text for JSON (the runtime decodes UTF-8 natively) and bytes for binary; never over the limit. */
-async function readBody(request: Request, encoding: Encoding, maxMessageBytes: number): Promise<Uint8Array | string> {
-  const declared = Number(request.headers.get("content-length") ?? -1);
+/** Refuses a body whose declared length is over the limit, before reading it. */
+function checkDeclaredLength(header: Headers, maxMessageBytes: number): void {
+  const declared = Number(header.get("content-length") ?? -1);
   if (declared > maxMessageBytes) throw tooLarge(declared, maxMessageBytes);
-  if (encoding === "json") {
-    const text = await request.text();
-    // A string's UTF-8 size is at most 3 bytes per UTF-16 unit: count exactly only when it could matter.
-    if (text.length * 3 > maxMessageBytes && Buffer.byteLength(text) > maxMessageBytes) {
-      throw tooLarge(Buffer.byteLength(text), maxMessageBytes);
-    }
-    return text;
-  }
-  const bytes = new Uint8Array(await request.arrayBuffer());
-  if (bytes.byteLength > maxMessageBytes) throw tooLarge(bytes.byteLength, maxMessageBytes);
-  return bytes;
+}
+
+/** Refuses a body over the limit (a JSON text's UTF-8 size is counted only when it could matter: ≤ 3 bytes per unit). */
+function checkSize(body: Uint8Array | string, maxMessageBytes: number): void {
+  const size = typeof body !== "string" ? body.byteLength : body.length * 3 > maxMessageBytes ? Buffer.byteLength(body) : 0;
+  if (size > maxMessageBytes) throw tooLarge(size, maxMessageBytes);
 }
 
 function tooLarge(size: number, max: number): ConnectError {
   return new ConnectError(`message size ${size} is larger than configured readMaxBytes ${max}`, Code.ResourceExhausted);
+}
+
+/**
+ * What the invoker sees of a fast-path call. The request's AbortSignal is made only when something
+ * asks for it (a handler that outlives its first synchronous run, or a failure): making one costs
+ * about as much as the rest of a trivial call.
+ */
+class FetchCall implements UnaryCall {
+  private responseHeaders: Headers | undefined;
+  constructor(
+    private readonly request: Request,
+    readonly requestHeader: Headers,
+    readonly record: CallRecord,
+    readonly timeoutMs: number | undefined,
+  ) {}
+  get signal(): AbortSignal {
+    return this.request.signal;
+  }
+  responseHeader(): Headers {
+    return (this.responseHeaders ??= new Headers());
+  }
+  /** Headers the handler set, if any. */
+  get extraHeaders(): Headers | undefined {
+    return this.responseHeaders;
+  }
 }
 
 async function serve(
@@ -86,31 +106,38 @@ async function serve(
   encoding: Encoding,
   maxMessageBytes: number,
   timeoutMs: number | undefined,
-  body: Promise<Uint8Array | string>,
+  query: Uint8Array | undefined,
 ): Promise<Response> {
   const requestHeader = request.headers;
   const record: CallRecord = startCall(route.method, requestHeader, "connect", peer);
-  let responseHeader: Headers | undefined;
+  const call = new FetchCall(request, requestHeader, record, timeoutMs);
   try {
-    const input = decode(route.method.input, encoding, await body);
-    const output = await route.invoke(input, {
-      record,
-      requestHeader,
-      responseHeader: () => (responseHeader ??= new Headers()),
-      signal: request.signal,
-      timeoutMs,
-    });
-    const message = create(route.method.output, output as Record<string, unknown>);
-    const payload = encoding === "json" ? toJsonString(route.method.output, message) : toBinary(route.method.output, message);
-    const size = typeof payload === "string" ? Buffer.byteLength(payload) : payload.byteLength;
-    if (size > maxMessageBytes) throw tooLarge(size, maxMessageBytes);
-    const headers = responseHeaders(responseHeader, record, encoding === "json" ? "application/json" : "application/proto");
+    let body: Uint8Array | string;
+    if (query !== undefined) body = query;
+    else {
+      checkDeclaredLength(requestHeader, maxMessageBytes);
+      // The runtime decodes UTF-8 natively: JSON is read as text, binary as bytes.
+      body = encoding === "json" ? await request.text() : new Uint8Array(await request.arrayBuffer());
+      checkSize(body, maxMessageBytes);
+    }
+    const input = decode(route, encoding, body);
+    let output = route.invoke.direct === undefined ? route.invoke(input, call) : route.invoke.direct(input, call);
+    if (output instanceof Promise) output = await output;
+    const payload = encoding === "json" ? route.outputJson.encode(output) : toBinary(route.method.output, create(route.method.output, output as never));
+    checkSize(payload, maxMessageBytes);
+    const extra = call.extraHeaders;
+    const contentType = encoding === "json" ? "application/json" : "application/proto";
+    const response = new Response(
+      payload as string | Uint8Array<ArrayBuffer>,
+      // Two headers by literal (the runtime builds them natively); a Headers copy only when the handler set some.
+      extra === undefined ? { headers: { "content-type": contentType, "x-request-id": record.correlationId } } : { headers: withCallHeaders(extra, record, contentType) },
+    );
     endCall(route.method, record, 200);
-    return new Response(payload as string | Uint8Array<ArrayBuffer>, { status: 200, headers });
+    return response;
   } catch (e) {
     const error = ConnectError.from(e);
     record.code ??= error.code;
-    const headers = new Headers(responseHeaders(responseHeader, record, "application/json"));
+    const headers = withCallHeaders(call.extraHeaders ?? new Headers(), record, "application/json");
     error.metadata.forEach((value, key) => void headers.set(key, value));
     const status = codeToHttpStatus(error.code);
     endCall(route.method, record, status);
@@ -118,18 +145,18 @@ async function serve(
   }
 }
 
-function decode(schema: DescMessage, encoding: Encoding, body: Uint8Array | string) {
+function decode(route: UnaryRoute, encoding: Encoding, body: Uint8Array | string) {
   try {
-    if (encoding === "proto") return fromBinary(schema, typeof body === "string" ? Buffer.from(body) : body);
+    if (encoding === "proto") return fromBinary(route.method.input, typeof body === "string" ? Buffer.from(body) : body);
     const text = typeof body === "string" ? body : textDecoder.decode(body);
-    return fromJsonString(schema, text === "" ? "{}" : text, jsonRead);
+    return route.inputJson.decode(text === "" ? "{}" : text);
   } catch (e) {
     throw new ConnectError(`cannot decode request: ${e instanceof Error ? e.message : String(e)}`, Code.InvalidArgument);
   }
 }
 
-function responseHeaders(extra: Headers | undefined, record: CallRecord, contentType: string): Headers | Record<string, string> {
-  if (extra === undefined) return { "content-type": contentType, "x-request-id": record.correlationId };
+/** The handler's response headers (copied), with the content type and correlation id. */
+function withCallHeaders(extra: Headers, record: CallRecord, contentType: string): Headers {
   const headers = new Headers(extra);
   headers.set("content-type", contentType);
   headers.set("x-request-id", record.correlationId);

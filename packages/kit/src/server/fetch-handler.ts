@@ -37,13 +37,8 @@ export interface FetchHandlerOptions {
 export function createFetchHandler(options: FetchHandlerOptions): (request: Request, peer?: PeerOf) => Promise<Response> {
   const { routes, health, service, version } = options;
   const httpRoutes = options.httpRoutes ?? [];
-  return async (request, peer) => {
-    const path = pathOf(request.url);
-    const unary = routes.unary.get(path);
-    if (unary !== undefined) {
-      const answered = serveConnectUnary(unary, request, routes.options.maxMessageBytes, peer);
-      if (answered !== undefined) return answered;
-    }
+  const maxMessageBytes = routes.options.maxMessageBytes;
+  const other = async (request: Request, path: string, peer: PeerOf | undefined): Promise<Response> => {
     const handler = routes.handlers.get(path);
     if (handler !== undefined) {
       const response = await serveRpc(handler, request.headers, peer, (contextValues) => ({
@@ -66,6 +61,16 @@ export function createFetchHandler(options: FetchHandlerOptions): (request: Requ
     const route = httpRoutes.find((r) => (r.prefix === true ? path.startsWith(r.path) : path === r.path));
     if (route !== undefined) return serveHttpRoute(route, request);
     return unimplemented(request, path);
+  };
+  // Not async: the Connect unary fast path's promise is returned as it is, not wrapped in another.
+  return (request, peer) => {
+    const path = pathOf(request.url);
+    const unary = routes.unary.get(path);
+    if (unary !== undefined) {
+      const answered = serveConnectUnary(unary, request, maxMessageBytes, peer);
+      if (answered !== undefined) return answered;
+    }
+    return other(request, path, peer);
   };
 }
 

@@ -70,7 +70,14 @@ export interface UnaryCall {
 }
 
 /** Runs one unary method: resolves with the response, or rejects with the ConnectError to send. */
-export type UnaryInvoker = (request: unknown, call: UnaryCall) => Promise<unknown>;
+export type UnaryInvoker = ((request: unknown, call: UnaryCall) => Promise<unknown>) & {
+  /**
+   * The same call without a promise when the handler finishes synchronously: returns the response,
+   * throws the ConnectError to send, or returns a Promise of the response when the handler is async.
+   * Absent on invokers wrapped by tests (which then serve through the Promise form).
+   */
+  readonly direct?: (request: unknown, call: UnaryCall) => unknown;
+};
 
 /** A service with its handlers bound to the resources they need; what the server serves. */
 export interface ServiceBinding {
@@ -155,39 +162,47 @@ function unaryInvoker(
   const fork = Effect.runForkWith(context as Context.Context<never>);
   const name = `${service.desc.typeName}/${method.name}`;
   const logBody = limits.logBodies?.has(name) === true;
-  return (request, call) =>
-    new Promise((resolve, reject) => {
-      if (logBody) call.record.body = redactedJson(method.input, request as Message);
-      const timeoutMs = call.timeoutMs === undefined ? limits.deadlineCapMs : Math.min(call.timeoutMs, limits.deadlineCapMs);
-      const program = Effect.provideService(
-        handler(request) as Effect.Effect<unknown, unknown, RequestContext>,
-        RequestContext,
-        requestInfo(call, name, timeoutMs),
-      );
-      // The deadline and the client's abort interrupt the fiber directly: cheaper than racing
-      // a timeout effect on every call, and the handler's finalizers run either way. A handler
-      // that completes synchronously needs neither.
-      const fiber = fork(program);
-      const settle = (exit: Exit.Exit<unknown, unknown>, timedOut: boolean) => {
-        if (Exit.isSuccess(exit)) {
-          call.record.code = "ok";
-          return resolve(exit.value);
-        }
-        const cause =
-          timedOut && Cause.hasInterruptsOnly(exit.cause)
-            ? Cause.fail(new DeadlineExceeded({ timeoutMs: BigInt(timeoutMs) }))
-            : exit.cause;
-        const error = toWireError(cause, {
-          domain: service.domain,
-          method: name,
-          correlationId: call.record.correlationId,
-          abortReason: call.signal?.aborted ? call.signal.reason : undefined,
-        });
-        call.record.code = error.code;
-        reject(error);
-      };
-      const done = fiber.pollUnsafe();
-      if (done !== undefined) return settle(done, false);
+  const failure = (call: UnaryCall, cause: Cause.Cause<unknown>, timedOut: boolean, timeoutMs: number): ConnectError => {
+    const error = toWireError(
+      timedOut && Cause.hasInterruptsOnly(cause) ? Cause.fail(new DeadlineExceeded({ timeoutMs: BigInt(timeoutMs) })) : cause,
+      {
+        domain: service.domain,
+        method: name,
+        correlationId: call.record.correlationId,
+        abortReason: call.signal?.aborted ? call.signal.reason : undefined,
+      },
+    );
+    call.record.code = error.code;
+    return error;
+  };
+  const direct = (request: unknown, call: UnaryCall): unknown => {
+    if (logBody) call.record.body = redactedJson(method.input, request as Message);
+    const effect = handler(request);
+    // A handler that answers with Effect.succeed or Effect.fail has its Exit already: there is
+    // nothing to run (Effect's own runSyncExit takes the same shortcut), so no fiber, no context.
+    if (Exit.isExit(effect)) {
+      if (Exit.isSuccess(effect)) {
+        call.record.code = "ok";
+        return effect.value;
+      }
+      throw failure(call, effect.cause, false, 0);
+    }
+    const timeoutMs = call.timeoutMs === undefined ? limits.deadlineCapMs : Math.min(call.timeoutMs, limits.deadlineCapMs);
+    const fiber = fork(
+      Effect.provideService(effect as Effect.Effect<unknown, unknown, RequestContext>, RequestContext, requestInfo(call, name, timeoutMs)),
+    );
+    const done = fiber.pollUnsafe();
+    if (done !== undefined) {
+      if (Exit.isSuccess(done)) {
+        call.record.code = "ok";
+        return done.value;
+      }
+      throw failure(call, done.cause, false, timeoutMs);
+    }
+    // The deadline and the client's abort interrupt the fiber directly: cheaper than racing
+    // a timeout effect on every call, and the handler's finalizers run either way. A handler
+    // that completes synchronously needs neither.
+    return new Promise((resolve, reject) => {
       let timedOut = false;
       const timer = setTimeout(() => {
         timedOut = true;
@@ -199,9 +214,22 @@ function unaryInvoker(
       fiber.addObserver((exit) => {
         clearTimeout(timer);
         signal?.removeEventListener("abort", onAbort);
-        settle(exit, timedOut);
+        if (Exit.isSuccess(exit)) {
+          call.record.code = "ok";
+          resolve(exit.value);
+        } else reject(failure(call, exit.cause, timedOut, timeoutMs));
       });
     });
+  };
+  const invoke = (request: unknown, call: UnaryCall): Promise<unknown> => {
+    try {
+      const answer = direct(request, call);
+      return answer instanceof Promise ? answer : Promise.resolve(answer);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  };
+  return Object.assign(invoke, { direct });
 }
 
 function serverStreaming(

@@ -1,8 +1,9 @@
 /**
  * A JSON codec per message type, compiled once from its descriptor: straight-line
- * code that reads the request with JSON.parse and writes the answer by string
- * concatenation, instead of protobuf-es's generic walk (key maps, seen-sets, a
- * duplicate-key scan, an intermediate JSON object) on every call.
+ * code that reads the request from JSON.parse's value and builds the answer's
+ * JSON value for one JSON.stringify, instead of protobuf-es's generic walk (key
+ * maps, seen-sets, a duplicate-key scan, create() then a writer per field) on
+ * every call.
  *
  * It is a fast path, never a second implementation of proto3 JSON: it accepts
  * only the canonical forms it can check cheaply (a string for a string field,
@@ -90,8 +91,8 @@ function compile(schema: DescMessage, options: JsonReadOptions): JsonCodec {
     },
     encode: (init) => {
       if (typeof init !== "object" || init === null || Array.isArray(init)) return slowEncode(init);
-      const text = encode(init, false);
-      return text === BAIL ? slowEncode(init) : (text as string);
+      const json = encode(init, false);
+      return json === BAIL ? slowEncode(init) : JSON.stringify(json);
     },
   };
 }
@@ -160,7 +161,7 @@ function countKeys(value: unknown): number {
 }
 
 type Decoder = (json: object, depth: number, context: { members: number }) => unknown;
-type Encoder = (value: object, strict: boolean) => string | typeof BAIL;
+type Encoder = (value: object, strict: boolean) => object | typeof BAIL;
 
 const q = JSON.stringify;
 
@@ -347,7 +348,7 @@ class Program {
       ${assign("child")}`;
   }
 
-  // ---- encoding: message or init shape → JSON text, as toJsonString(create(…)) writes it ----
+  // ---- encoding: message or init shape → the JSON value toJson(create(…)) makes, for one JSON.stringify ----
 
   /**
    * `e<n>(value, strict)`: `value` is a message of this type when its $typeName says so (used as
@@ -357,38 +358,38 @@ class Program {
   private encoder(desc: DescMessage, n: number): string {
     const fields = desc.fields.concat().sort((a, b) => a.number - b.number); // toJson's key order
     const body = fields.map((field) => {
-      const key = q(`,${q(field.jsonName)}:`);
       const local = q(field.localName);
-      return `x = value[${local}];\n${this.writeField(field, key, local)}`;
+      return `x = value[${local}];\n${this.writeField(field, `o[${q(field.jsonName)}]`, local)}`;
     });
     return `function e${n}(value, strict) {
       const msg = value.$typeName === ${q(desc.typeName)};
       if (strict && !msg) return BAIL;
-      let s = "";
+      const o = {};
       let x;
       ${body.join("\n")}
-      return s === "" ? "{}" : "{" + s.slice(1) + "}";
+      return o;
     }`;
   }
 
-  private writeField(field: DescField, key: string, local: string): string {
+  private writeField(field: DescField, target: string, local: string): string {
     switch (field.fieldKind) {
       case "list": {
+        const push = (t: string) => `t.push(${t});`;
         const item =
-          field.listKind === "scalar" ? this.writeScalar(field.scalar, "y", false, (t) => `t += "," + ${t};`)
-          : field.listKind === "enum" ? this.writeEnum(field, "y", false, (t) => `t += "," + ${t};`)
-          : this.writeMessage(field.message, "y", (t) => `t += "," + ${t};`);
+          field.listKind === "scalar" ? this.writeScalar(field.scalar, "y", false, push)
+          : field.listKind === "enum" ? this.writeEnum(field, "y", false, push)
+          : this.writeMessage(field.message, "y", push);
         // Unset: an empty list in an init shape; missing from a message, toJson fails.
         return `if (x == null) { if (msg) return BAIL; }
           else {
             if (!Array.isArray(x)) return BAIL;
             if (x.length > 0) {
-              let t = "";
+              const t = [];
               for (let i = 0; i < x.length; i++) {
                 const y = x[i];
                 ${item}
               }
-              s += ${key} + "[" + t.slice(1) + "]";
+              ${target} = t;
             }
           }`;
       }
@@ -396,11 +397,11 @@ class Program {
         // Explicit presence: written when set (an own property of a message); null in a message fails in toJson.
         return `if (x === undefined || (msg && !hasOwn.call(value, ${local}))) {}
           else if (x === null) { if (msg) return BAIL; }
-          else { ${this.writeMessage(field.message, "x", (t) => `s += ${key} + ${t};`)} }`;
+          else { ${this.writeMessage(field.message, "x", (t) => `${target} = ${t};`)} }`;
       case "scalar":
       case "enum": {
         const implicit = field.presence === IMPLICIT;
-        const write = (t: string) => `s += ${key} + ${t};`;
+        const write = (t: string) => `${target} = ${t};`;
         const value =
           field.fieldKind === "scalar" ? this.writeScalar(field.scalar, "x", implicit, write) : this.writeEnum(field, "x", implicit, write);
         if (implicit) return `if (x == null) { if (msg) return BAIL; } else { ${value} }`;
@@ -413,52 +414,52 @@ class Program {
     }
   }
 
-  /** Checks `v` as toJson does and writes it; `skipZero`: implicit presence, the zero value is not written. */
-  private writeScalar(scalar: ScalarType, v: string, skipZero: boolean, write: (text: string) => string): string {
+  /** Checks `v` as toJson does and writes its JSON value; `skipZero`: implicit presence, the zero value is not written. */
+  private writeScalar(scalar: ScalarType, v: string, skipZero: boolean, write: (value: string) => string): string {
     const unless = (zero: string, code: string) => (skipZero ? `if (${zero}) ${code}` : code);
     switch (scalar) {
       case ScalarType.STRING:
-        return `if (typeof ${v} !== "string") return BAIL; ${unless(`${v} !== ""`, write(`JSON.stringify(${v})`))}`;
+        return `if (typeof ${v} !== "string") return BAIL; ${unless(`${v} !== ""`, write(v))}`;
       case ScalarType.BOOL:
-        return `if (typeof ${v} !== "boolean") return BAIL; ${unless(v, write(`(${v} ? "true" : "false")`))}`;
+        return `if (typeof ${v} !== "boolean") return BAIL; ${unless(v, write(v))}`;
       case ScalarType.INT32:
       case ScalarType.SINT32:
       case ScalarType.SFIXED32:
       case ScalarType.UINT32:
       case ScalarType.FIXED32:
-        return `if (typeof ${v} !== "number" || !Number.isFinite(${v})) return BAIL; ${unless(`${v} !== 0`, write(`("" + ${v})`))}`;
+        return `if (typeof ${v} !== "number" || !Number.isFinite(${v})) return BAIL; ${unless(`${v} !== 0`, write(v))}`;
       case ScalarType.DOUBLE:
       case ScalarType.FLOAT:
         return `if (typeof ${v} !== "number") return BAIL;
           ${unless(
             `!Object.is(${v}, 0)`,
-            write(`(Number.isFinite(${v}) ? "" + ${v} : ${v} !== ${v} ? '"NaN"' : ${v} > 0 ? '"Infinity"' : '"-Infinity"')`),
+            write(`(Number.isFinite(${v}) ? ${v} : ${v} !== ${v} ? "NaN" : ${v} > 0 ? "Infinity" : "-Infinity")`),
           )}`;
       case ScalarType.INT64:
       case ScalarType.SINT64:
       case ScalarType.SFIXED64:
       case ScalarType.UINT64:
       case ScalarType.FIXED64:
-        return `if (typeof ${v} !== "bigint") return BAIL; ${unless(`${v} !== 0n`, write(`('"' + ${v} + '"')`))}`;
+        return `if (typeof ${v} !== "bigint") return BAIL; ${unless(`${v} !== 0n`, write(`String(${v})`))}`;
       case ScalarType.BYTES:
-        return `if (!(${v} instanceof Uint8Array)) return BAIL;
-          ${unless(`${v}.byteLength > 0`, write(`('"' + base64Encode(${v}) + '"')`))}`;
+        return `if (!(${v} instanceof Uint8Array)) return BAIL; ${unless(`${v}.byteLength > 0`, write(`base64Encode(${v})`))}`;
     }
   }
 
-  private writeEnum(field: DescField & { enum: NonNullable<DescField["enum"]> }, v: string, skipZero: boolean, write: (t: string) => string): string {
+  private writeEnum(field: DescField & { enum: NonNullable<DescField["enum"]> }, v: string, skipZero: boolean, write: (value: string) => string): string {
     const names = new Map<number, string>();
-    for (const value of field.enum.values) names.set(value.number, q(value.jsonName));
+    for (const value of field.enum.values) names.set(value.number, value.jsonName);
     const zero = field.enum.values[0]!.number;
-    const text = `(${this.constant(names)}.get(${v}) ?? JSON.stringify(${v}))`;
-    return `if (typeof ${v} !== "number") return BAIL; ${skipZero ? `if (${v} !== ${zero}) ${write(text)}` : write(text)}`;
+    // An unknown number is written as the number, as toJson does.
+    const value = `(${this.constant(names)}.get(${v}) ?? ${v})`;
+    return `if (typeof ${v} !== "number") return BAIL; ${skipZero ? `if (${v} !== ${zero}) ${write(value)}` : write(value)}`;
   }
 
-  private writeMessage(desc: DescMessage, v: string, write: (t: string) => string): string {
+  private writeMessage(desc: DescMessage, v: string, write: (value: string) => string): string {
     const n = this.message(desc);
     return `if (typeof ${v} !== "object" || ${v} === null || Array.isArray(${v})) return BAIL;
-      const text = e${n}(${v}, msg);
-      if (text === BAIL) return BAIL;
-      ${write("text")}`;
+      const child = e${n}(${v}, msg);
+      if (child === BAIL) return BAIL;
+      ${write("child")}`;
   }
 }

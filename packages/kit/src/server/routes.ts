@@ -8,6 +8,10 @@ import type { DescMethod } from "@bufbuild/protobuf";
 import type { UniversalHandler } from "@connectrpc/connect/protocol";
 import type { MeridianService } from "@meridian/sdk";
 import type { CallLimits, ServiceBinding, UnaryInvoker } from "./implement.js";
+import { jsonCodecOf, type JsonCodec } from "./json-codec.js";
+
+/** How the fast path reads JSON requests: fields it does not know are skipped (Connect's default). */
+const jsonRead = { ignoreUnknownFields: true } as const;
 
 /** Limits of the whole server. */
 export interface RouteOptions extends CallLimits {
@@ -20,6 +24,9 @@ export interface UnaryRoute {
   readonly service: MeridianService;
   readonly method: DescMethod;
   readonly invoke: UnaryInvoker;
+  /** The request's and the response's JSON, compiled once per method. */
+  readonly inputJson: JsonCodec;
+  readonly outputJson: JsonCodec;
 }
 
 /** Every route of a server, by path ("/pkg.Service/Method"). */
@@ -41,7 +48,14 @@ export function createRoutes(bindings: ReadonlyArray<ServiceBinding>, options: R
     const invokers = binding.toUnaryInvokers(options);
     for (const method of binding.service.desc.methods) {
       const invoke = invokers.get(method.localName);
-      if (invoke !== undefined) unary.set(`/${binding.service.desc.typeName}/${method.name}`, { service: binding.service, method, invoke });
+      if (invoke === undefined) continue;
+      unary.set(`/${binding.service.desc.typeName}/${method.name}`, {
+        service: binding.service,
+        method,
+        invoke,
+        inputJson: jsonCodecOf(method.input, jsonRead),
+        outputJson: jsonCodecOf(method.output, jsonRead),
+      });
     }
   }
   const handlers = new Map<string, UniversalHandler>();

@@ -24,14 +24,15 @@ const inFlight = metrics.gauge("rpc_server_in_flight", "RPCs being served now.",
 /** A method's name and its bound metric series, made once per method. */
 interface MethodTelemetry {
   readonly method: string;
-  /** The method name as a JSON string, made once. */
-  readonly methodJson: string;
+  /** `"method":"…"` for the access log, made once. */
+  readonly methodField: string;
   readonly names: { readonly service: string; readonly name: string };
   /** Health checks and reflection: logged at debug so probes do not drown the access log. */
   readonly infrastructure: boolean;
   readonly inFlight: BoundSeries;
   readonly duration: BoundHistogram;
-  readonly requests: Map<string, Pick<BoundSeries, "inc">>;
+  /** The request counter of each protocol and code, bound on first use. */
+  readonly requests: Record<Protocol, Map<string, Pick<BoundSeries, "inc">>>;
 }
 
 const telemetryByMethod = new WeakMap<DescMethod, MethodTelemetry>();
@@ -42,12 +43,12 @@ function telemetryOf(method: DescMethod): MethodTelemetry {
     const labels = { method: `${method.parent.typeName}/${method.name}` };
     found = {
       method: labels.method,
-      methodJson: JSON.stringify(labels.method),
+      methodField: `"method":${JSON.stringify(labels.method)}`,
       names: { service: method.parent.typeName, name: method.name },
       infrastructure: method.parent.typeName.startsWith("grpc."),
       inFlight: inFlight.bind(labels),
       duration: durations.bind(labels),
-      requests: new Map(),
+      requests: { connect: new Map(), grpc: new Map(), "grpc-web": new Map() },
     };
     telemetryByMethod.set(method, found);
   }
@@ -78,11 +79,11 @@ export function endCall(method: DescMethod, record: CallRecord, httpStatus: numb
   const telemetry = telemetryOf(method);
   const codeName = code === "ok" ? "ok" : codeToString(code);
   const seconds = (performance.now() - record.startedAt) / 1000;
-  const key = `${record.protocol} ${codeName}`;
-  let counter = telemetry.requests.get(key);
+  const byCode = telemetry.requests[record.protocol];
+  let counter = byCode.get(codeName);
   if (counter === undefined) {
     counter = requests.bind({ method: telemetry.method, protocol: record.protocol, code: codeName });
-    telemetry.requests.set(key, counter);
+    byCode.set(codeName, counter);
   }
   counter.inc();
   telemetry.duration.observe(seconds);
@@ -97,13 +98,14 @@ export function endCall(method: DescMethod, record: CallRecord, httpStatus: numb
         ? "debug"
         : "info";
   if (!isLogged(level)) return;
-  // Formatted by hand, once per request: protocol and code come from fixed sets and the method's
-  // JSON is made once, so only the correlation id and the peer need quoting here.
+  // Formatted by hand, once per request: protocol and code come from fixed sets, the method's field is
+  // made once, and a correlation id is a UUID or passed correlationIdOf's check (no character JSON
+  // escapes), so only the peer needs quoting here.
   const peer = peerLogged === "all" || (peerLogged === "errors" && code !== "ok") ? record.peer?.() : undefined;
   writeLogFields(
     level,
     "rpc",
-    `"correlation_id":${JSON.stringify(record.correlationId)},"method":${telemetry.methodJson},` +
+    `"correlation_id":"${record.correlationId}",${telemetry.methodField},` +
       `"protocol":"${record.protocol}","code":"${codeName}","http_status":${httpStatus},` +
       `"duration_ms":${Math.round(seconds * 1e6) / 1000}` +
       traceFieldsJson(record) +

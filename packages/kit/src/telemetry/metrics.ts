@@ -114,6 +114,7 @@ export class Gauge extends Metric<number> {
 }
 
 interface HistogramValue {
+  /** Observations per bucket, each counted once, in the first bucket that holds it (cumulated when rendered). */
   readonly counts: number[];
   sum: number;
   count: number;
@@ -140,8 +141,11 @@ export class Histogram extends Metric<HistogramValue> {
     const v = this.seriesFor(labels, () => ({ counts: this.buckets.map(() => 0), sum: 0, count: 0 })).value;
     const buckets = this.buckets;
     return {
+      // One add in the first bucket that holds the value; render() makes the buckets cumulative.
       observe: (value) => {
-        for (let i = 0; i < buckets.length; i++) if (value <= buckets[i]!) v.counts[i]!++;
+        let i = 0;
+        while (i < buckets.length && value > buckets[i]!) i++;
+        if (i < buckets.length) v.counts[i]!++;
         v.sum += value;
         v.count++;
       },
@@ -155,9 +159,11 @@ export class Histogram extends Metric<HistogramValue> {
   render(): string[] {
     const lines: string[] = [];
     for (const { labels, value } of this.series.values()) {
-      this.buckets.forEach((le, i) =>
-        lines.push(`${this.name}_bucket${formatLabels({ ...labels, le: String(le) })} ${value.counts[i]}`),
-      );
+      let cumulative = 0;
+      this.buckets.forEach((le, i) => {
+        cumulative += value.counts[i]!;
+        lines.push(`${this.name}_bucket${formatLabels({ ...labels, le: String(le) })} ${cumulative}`);
+      });
       lines.push(`${this.name}_bucket${formatLabels({ ...labels, le: "+Inf" })} ${value.count}`);
       lines.push(`${this.name}_sum${formatLabels(labels)} ${value.sum}`);
       lines.push(`${this.name}_count${formatLabels(labels)} ${value.count}`);
