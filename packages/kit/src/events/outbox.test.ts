@@ -296,7 +296,17 @@ describe.each(implementations)("outbox, relay and idempotent consumer ($name)", 
           // In a pipelined transaction, it commits with the transaction's other statements.
           const five = outbox.insert(sql, OrderFilledEvent, fill(5));
           await pipelinedTransaction(sql, (tx, commitWith) => commitWith([tx`insert into orders (id) values ('o-5')`, five.statement]));
-          return { envelopes: [...one.envelopes, ...three.envelopes, ...five.envelopes], refused: refused.envelopes[0]!.id, failure };
+          // No events: the state change alone.
+          const none = outbox.insert(sql, OrderFilledEvent, []);
+          await sql`with placed as (insert into orders (id) values ('o-6')) ${none.statement}`;
+          const [orders] = await sql<{ n: number }[]>`select count(*)::int as n from orders`;
+          return {
+            envelopes: [...one.envelopes, ...three.envelopes, ...five.envelopes],
+            refused: refused.envelopes[0]!.id,
+            failure,
+            none: none.envelopes.length,
+            orders: orders!.n,
+          };
         });
       }).pipe(
         Effect.flatMap((written) =>
@@ -311,6 +321,8 @@ describe.each(implementations)("outbox, relay and idempotent consumer ($name)", 
       ),
     );
     expect(result.written.failure).toBe("23505");
+    expect(result.written.none).toBe(0);
+    expect(result.written.orders).toBe(6);
     expect(result.counts.applied).toBe(5);
     expect(result.applied.map((a) => a.order_id)).toEqual(["o-0", "o-1", "o-2", "o-3", "o-5"]);
     // What was applied is what insert returned: the same envelopes (ids), and none of the refused one.

@@ -67,6 +67,8 @@ export function makeOutbox(source: string): OutboxShape {
       const bytes = encodeEnvelope(envelope);
       return { event_id: envelope.id, topic: event.topic, envelope: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
     });
+    // No events: a statement that writes nothing, so the caller's statement stays valid.
+    if (rows.length === 0) return { statement: sql`select where false`, envelopes };
     return { statement: sql`insert into meridian_outbox ${sql(rows, "event_id", "topic", "envelope")}`, envelopes };
   };
   return {
