@@ -9,6 +9,8 @@
  *   sdk           the SDK's Promise client, default policies on (deadline, retry, breaker, bulkhead, balancing)
  *   bare-effect   the bare client inside Effect (Effect.tryPromise, aborting on interruption): what any Effect caller pays
  *   bare-effect+deadline  the same with a 5 s timeoutMs
+ *   bare-effect+propagation  bare-effect+deadline also sending what the locator sends on every call
+ *                 (a new x-request-id and traceparent, as outside a served request): the wire's share of the locator's cost
  *   sdk-effect    the SDK's Effect client, default policies on
  *   locator       the kit's client (Effect face): policies + metrics + debug-log check + correlation/trace/deadline propagation
  *
@@ -19,7 +21,10 @@
  * flight for `--duration` seconds, calls/s and this process's CPU per call.
  * The table goes to stdout and bench/client/results.md.
  *
- *   bun run bench/client/run.ts [--rounds 5] [--calls 4000] [--duration 3] [--concurrency 32]
+ * Many short rounds rather than a few long ones: a busy spell of the (shared)
+ * machine then spoils a few pairs, and the median over rounds sets them aside.
+ *
+ *   bun run bench/client/run.ts [--rounds 20] [--calls 1000] [--duration 1] [--concurrency 32]
  */
 import { writeFileSync } from "node:fs";
 import { availableParallelism, cpus, loadavg } from "node:os";
@@ -28,7 +33,7 @@ import { parseArgs } from "node:util";
 import { create } from "@bufbuild/protobuf";
 import { createClient, type Transport } from "@connectrpc/connect";
 import { Effect, Layer, ManagedRuntime } from "effect";
-import { layerClient, LocalServices, ServiceClient } from "../../packages/kit/src/client/index.js";
+import { layerClient, LocalServices, newTraceparent, ServiceClient } from "../../packages/kit/src/client/index.js";
 import { configureLogging } from "../../packages/kit/src/log.js";
 import { createEffectClient, createFetchTransport, createMeridianClient } from "../../sdk/src/index.js";
 import { Bench } from "../../sdk/src/gen/meridian/bench/v1/bench_meridian.js";
@@ -36,9 +41,9 @@ import { EchoResponseSchema } from "../../sdk/src/gen/meridian/bench/v1/bench_pb
 
 const { values: args } = parseArgs({
   options: {
-    rounds: { type: "string", default: "5" },
-    calls: { type: "string", default: "4000" },
-    duration: { type: "string", default: "3" },
+    rounds: { type: "string", default: "20" },
+    calls: { type: "string", default: "1000" },
+    duration: { type: "string", default: "1" },
     concurrency: { type: "string", default: "32" },
   },
 });
@@ -74,6 +79,16 @@ try {
     "bare-effect": () => Effect.runPromise(Effect.tryPromise((signal) => bare.echo(request, { signal }))),
     "bare-effect+deadline": () =>
       Effect.runPromise(Effect.tryPromise((signal) => bare.echo(request, { signal, timeoutMs: 5000 }))),
+    "bare-effect+propagation": () =>
+      Effect.runPromise(
+        Effect.tryPromise((signal) =>
+          bare.echo(request, {
+            signal,
+            timeoutMs: 5000,
+            headers: { "x-request-id": crypto.randomUUID(), traceparent: newTraceparent() },
+          }),
+        ),
+      ),
     "sdk-effect": () => Effect.runPromise(sdkEffect.echo(request)),
     locator: () => Effect.runPromise(locator.echo(request)),
   };
@@ -84,6 +99,7 @@ try {
 
   const samples: Record<string, Sample[]> = Object.fromEntries(Object.keys(variants).map((name) => [name, []]));
   const names = Object.keys(variants);
+  for (const name of names) await measure(variants[name]!); // warm-up: JIT, connections
   for (let round = 0; round < rounds; round++) {
     // Rotate the order each round so drift (GC, the other core's load) does not favour one variant.
     const order = names.map((_, i) => names[(i + round) % names.length]!);
@@ -102,9 +118,8 @@ try {
   server.stop();
 }
 
-/** One round of one variant: warm-up, sequential latency, then throughput under concurrency. */
+/** One round of one variant: sequential latency, then throughput under concurrency. */
 async function measure(call: Call): Promise<Sample> {
-  for (let i = 0; i < 1000; i++) await call();
   const latencies = new Float64Array(sequentialCalls);
   for (let i = 0; i < sequentialCalls; i++) {
     const started = performance.now();
