@@ -37,26 +37,31 @@ export interface LogSink {
 export function stdoutSink(): LogSink {
   const batchDelayMs = 5;
   const maxBatchLines = 256;
-  let pending: string[] = [];
+  // One string appended to, not an array joined: the lines are written as they were built.
+  let pending = "";
+  let lines = 0;
   let scheduled = false;
   const flush = () => {
     scheduled = false;
-    if (pending.length === 0) return;
-    const chunk = Buffer.from(pending.join(""));
-    pending = [];
+    if (lines === 0) return;
+    const text = pending;
+    pending = "";
+    lines = 0;
     let written = 0;
     try {
-      written = process.stdout.writableLength === 0 ? writeSync(1, chunk) : 0;
+      written = process.stdout.writableLength === 0 ? writeSync(1, text) : 0;
     } catch {
       written = 0; // EAGAIN on a full non-blocking pipe: the stream below queues it
     }
-    if (written < chunk.length) process.stdout.write(chunk.subarray(written));
+    // writeSync counts bytes: what a short write left, from its byte offset.
+    if (written === 0) process.stdout.write(text);
+    else if (written < Buffer.byteLength(text)) process.stdout.write(Buffer.from(text).subarray(written));
   };
   process.once("exit", flush);
   return {
     write(line) {
-      pending.push(line);
-      if (pending.length >= maxBatchLines) return flush();
+      pending += line;
+      if (++lines >= maxBatchLines) return flush();
       if (!scheduled) {
         scheduled = true;
         setTimeout(flush, batchDelayMs).unref?.();
