@@ -36,6 +36,12 @@ export interface PipelineOptions {
   /** Consumers in the group. */
   readonly consumers: number;
   /**
+   * PostgreSQL connections of the process (default one per producer and consumer, plus 4). Fewer
+   * than producers: single statements share connections (postgres.js pipelines them);
+   * transactions wait for one.
+   */
+  readonly pool?: number;
+  /**
    * live: relay and consumers run while producers commit (throughput and lag end to end);
    * backlog: the outbox is filled first, then drained (what the relay and consumers sustain);
    * producers: the producers alone, no relay or consumer (the ceiling of live on this machine).
@@ -118,7 +124,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
   const applicationName = `bench-events-${tag}`;
   const layer = Layer.mergeAll(layerOutbox({ source: "trading" }).pipe(Layer.orDie), bus).pipe(
     Layer.provideMerge(
-      layerSql({ url: options.pgUrl, schema, applicationName, maxConnections: options.producers + options.consumers + 4 }).pipe(Layer.orDie),
+      layerSql({ url: options.pgUrl, schema, applicationName, maxConnections: options.pool ?? options.producers + options.consumers + 4 }).pipe(Layer.orDie),
     ),
   );
 
@@ -146,9 +152,14 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
             next += options.eventsPerTransaction;
             const to = Math.min(options.events, from + options.eventsPerTransaction);
             if (options.producer === "statement") {
-              const ids = Array.from({ length: to - from }, (_, i) => ({ id: `o-${from + i}` }));
-              const events = outbox.insert(sql, OrderFilledEvent, ids.map((_, i) => fill(from + i)));
-              await sql`with placed as (insert into orders ${sql(ids, "id")}) ${events.statement}`;
+              if (to - from === 1) {
+                const events = outbox.insert(sql, OrderFilledEvent, fill(from));
+                await sql`with placed as (insert into orders (id) values (${`o-${from}`})) ${events.statement}`;
+              } else {
+                const ids = Array.from({ length: to - from }, (_, i) => ({ id: `o-${from + i}` }));
+                const events = outbox.insert(sql, OrderFilledEvent, ids.map((_, i) => fill(from + i)));
+                await sql`with placed as (insert into orders ${sql(ids, "id")}) ${events.statement}`;
+              }
             } else if (options.producer === "pipelined") {
               await pipelinedTransaction(sql, (tx, commitWith) => {
                 const writes: Array<Promise<unknown>> = [];

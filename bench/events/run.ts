@@ -29,6 +29,7 @@ const { values: args } = parseArgs({
     events: { type: "string", default: "30000" },
     producers: { type: "string", default: "32" },
     consumers: { type: "string", default: "2" },
+    pool: { type: "string" },
     only: { type: "string" },
     rows: { type: "string" },
     producer: { type: "string", default: "statement" },
@@ -76,12 +77,13 @@ if (only.has("pipeline")) {
   const events = Number(args.events);
   const producers = Number(args.producers);
   const consumers = Number(args.consumers);
+  const pool = args.pool === undefined ? undefined : Number(args.pool);
   const styles: ReadonlyArray<ProducerStyle> = ["statement", "pipelined", "begin"];
   const producer = styles.find((s) => s === args.producer) ?? "statement";
   const wanted = args.rows === undefined ? undefined : new Set(args.rows.split(","));
   const configs: PipelineOptions[] = [];
   const add = (name: string, config: Omit<PipelineOptions, "pgUrl" | "redisUrl" | "events" | "producers" | "consumers">) => {
-    if (wanted === undefined || wanted.has(name)) configs.push({ ...config, pgUrl, redisUrl, events, producers, consumers });
+    if (wanted === undefined || wanted.has(name)) configs.push({ ...config, pgUrl, redisUrl, events, producers, consumers, ...(pool === undefined ? {} : { pool }) });
   };
   for (const backend of ["redis", "in-process"] as const) {
     const bus = backend === "redis" ? "redis" : "memory";

@@ -69,6 +69,14 @@ export function makeOutbox(source: string): OutboxShape {
     });
     // No events: a statement that writes nothing, so the caller's statement stays valid.
     if (rows.length === 0) return { statement: sql`select where false`, envelopes };
+    // One event (the usual case) without the row helper, which costs more to build.
+    const [row] = rows;
+    if (rows.length === 1 && row !== undefined) {
+      return {
+        statement: sql`insert into meridian_outbox (event_id, topic, envelope) values (${row.event_id}, ${row.topic}, ${row.envelope})`,
+        envelopes,
+      };
+    }
     return { statement: sql`insert into meridian_outbox ${sql(rows, "event_id", "topic", "envelope")}`, envelopes };
   };
   return {
