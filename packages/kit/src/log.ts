@@ -82,6 +82,7 @@ export function configureLogging(options: { level?: Level; service?: string; sin
   if (options.service) {
     serviceName = options.service;
     serviceJson = JSON.stringify(serviceName);
+    heads.clear();
   }
   if (options.sink) sink = options.sink;
 }
@@ -114,15 +115,27 @@ export function writeLogLine(level: Level, message: string, fields?: Record<stri
   sink.write(`${head}${rest.length > 2 ? `,${rest.slice(1)}` : "}"}\n`);
 }
 
+/** `","level":…,"service":…,"message":…,` by level and message: the part of a line between its time and its fields. */
+const heads = new Map<Level, Map<string, string>>();
+
+function headOf(level: Level, message: string): string {
+  let byMessage = heads.get(level);
+  if (byMessage === undefined) heads.set(level, (byMessage = new Map()));
+  let head = byMessage.get(message);
+  if (head === undefined) {
+    head = `","level":"${level}","service":${serviceJson},"message":${JSON.stringify(message)},`;
+    if (byMessage.size < 64) byMessage.set(message, head); // messages are a small fixed set; never grow without bound
+  }
+  return head;
+}
+
 /**
  * Writes one line whose fields after the message are already JSON (`"key":value,…`, no braces):
  * for the access log, which formats its few fields itself, once per request.
  */
 export function writeLogFields(level: Level, message: string, fieldsJson: string): void {
   if (!isLogged(level)) return;
-  sink.write(
-    `{"time":"${isoNow()}","level":"${level}","service":${serviceJson},"message":${JSON.stringify(message)},${fieldsJson}}\n`,
-  );
+  sink.write(`{"time":"${isoNow()}${headOf(level, message)}${fieldsJson}}\n`);
 }
 
 /** Flushes buffered lines now (before exit). */

@@ -31,8 +31,14 @@ interface MethodTelemetry {
   readonly infrastructure: boolean;
   readonly inFlight: BoundSeries;
   readonly duration: BoundHistogram;
-  /** The request counter of each protocol and code, bound on first use. */
-  readonly requests: Record<Protocol, Map<string, Pick<BoundSeries, "inc">>>;
+  /** Per protocol and code: the request counter, and the access log's fields from method to duration's key. */
+  readonly outcomes: Record<Protocol, Map<string, Outcome>>;
+}
+
+interface Outcome {
+  readonly requests: Pick<BoundSeries, "inc">;
+  /** `"method":…,"protocol":…,"code":…,"http_status":…,"duration_ms":` by HTTP status, made once. */
+  readonly fields: Map<number, string>;
 }
 
 const telemetryByMethod = new WeakMap<DescMethod, MethodTelemetry>();
@@ -48,7 +54,7 @@ function telemetryOf(method: DescMethod): MethodTelemetry {
       infrastructure: method.parent.typeName.startsWith("grpc."),
       inFlight: inFlight.bind(labels),
       duration: durations.bind(labels),
-      requests: { connect: new Map(), grpc: new Map(), "grpc-web": new Map() },
+      outcomes: { connect: new Map(), grpc: new Map(), "grpc-web": new Map() },
     };
     telemetryByMethod.set(method, found);
   }
@@ -79,13 +85,13 @@ export function endCall(method: DescMethod, record: CallRecord, httpStatus: numb
   const telemetry = telemetryOf(method);
   const codeName = code === "ok" ? "ok" : codeToString(code);
   const seconds = (performance.now() - record.startedAt) / 1000;
-  const byCode = telemetry.requests[record.protocol];
-  let counter = byCode.get(codeName);
-  if (counter === undefined) {
-    counter = requests.bind({ method: telemetry.method, protocol: record.protocol, code: codeName });
-    byCode.set(codeName, counter);
+  const byCode = telemetry.outcomes[record.protocol];
+  let outcome = byCode.get(codeName);
+  if (outcome === undefined) {
+    outcome = { requests: requests.bind({ method: telemetry.method, protocol: record.protocol, code: codeName }), fields: new Map() };
+    byCode.set(codeName, outcome);
   }
-  counter.inc();
+  outcome.requests.inc();
   telemetry.duration.observe(seconds);
   telemetry.inFlight.dec();
   if (record.span !== undefined) endServerSpan(record.span, code, record.correlationId);
@@ -98,16 +104,19 @@ export function endCall(method: DescMethod, record: CallRecord, httpStatus: numb
         ? "debug"
         : "info";
   if (!isLogged(level)) return;
-  // Formatted by hand, once per request: protocol and code come from fixed sets, the method's field is
-  // made once, and a correlation id is a UUID or passed correlationIdOf's check (no character JSON
-  // escapes), so only the peer needs quoting here.
+  // Formatted by hand, once per request, in few pieces: method, protocol, code and status are made
+  // once per outcome, and a correlation id is a UUID or passed correlationIdOf's check (no character
+  // JSON escapes), so only the peer needs quoting here.
+  let fields = outcome.fields.get(httpStatus);
+  if (fields === undefined) {
+    fields = `${telemetry.methodField},"protocol":"${record.protocol}","code":"${codeName}","http_status":${httpStatus},"duration_ms":`;
+    outcome.fields.set(httpStatus, fields);
+  }
   const peer = peerLogged === "all" || (peerLogged === "errors" && code !== "ok") ? record.peer?.() : undefined;
   writeLogFields(
     level,
     "rpc",
-    `"correlation_id":"${record.correlationId}",${telemetry.methodField},` +
-      `"protocol":"${record.protocol}","code":"${codeName}","http_status":${httpStatus},` +
-      `"duration_ms":${Math.round(seconds * 1e6) / 1000}` +
+    `"correlation_id":"${record.correlationId}",${fields}${Math.round(seconds * 1e6) / 1000}` +
       traceFieldsJson(record) +
       (peer === undefined ? "" : `,"peer":${JSON.stringify(peer)}`) +
       (record.body === undefined ? "" : `,"request":${JSON.stringify(record.body)}`),
