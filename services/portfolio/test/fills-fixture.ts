@@ -6,7 +6,7 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Effect, Layer, ManagedRuntime } from "effect";
 import type postgres from "postgres";
-import { layerOutboxRelay, makeOutbox, type EventBus } from "@meridian/kit/events";
+import { layerOutbox, layerOutboxRelay, Outbox, type EventBus } from "@meridian/kit/events";
 import { layerSql, Sql } from "@meridian/kit/postgres";
 import { OrderFilledSchema, OrderSide, type OrderFilled } from "@meridian/sdk/trading";
 import { OrderFilledEvent } from "../src/events.js";
@@ -51,11 +51,14 @@ export interface FillProducer {
 
 /** Starts the producer on `databaseUrl` publishing to `bus`. */
 export async function startFillProducer(databaseUrl: string, bus: Layer.Layer<EventBus>): Promise<FillProducer> {
+  // The outbox Layer creates the event tables before the first write, as a producing service's does.
   const runtime = ManagedRuntime.make(
-    layerOutboxRelay({ pollIntervalMs: 20 }).pipe(Layer.provideMerge(layerSql({ url: databaseUrl, schema: "trading", maxConnections: 2 })), Layer.provide(bus)),
+    Layer.merge(layerOutboxRelay({ pollIntervalMs: 20 }), layerOutbox({ source: "trading" })).pipe(
+      Layer.provideMerge(layerSql({ url: databaseUrl, schema: "trading", maxConnections: 2 })),
+      Layer.provide(bus),
+    ),
   );
-  const sql = await runtime.runPromise(Effect.service(Sql));
-  const outbox = makeOutbox("trading");
+  const [sql, outbox] = await runtime.runPromise(Effect.all([Effect.service(Sql), Effect.service(Outbox)]));
   return {
     sql,
     write: async (fills, perTransaction = 50) => {
