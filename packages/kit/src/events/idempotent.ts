@@ -7,7 +7,6 @@ import { Effect, Exit, type Cause, type Context } from "effect";
 import type postgres from "postgres";
 import { Unavailable } from "../errors.js";
 import { writeLogLine } from "../log.js";
-import { pipelinedTransaction } from "../postgres/pipelined.js";
 import { isConnectionFailure } from "../postgres/query.js";
 import { Sql } from "../postgres/sql.js";
 import type { EventHandler } from "./consumer.js";
@@ -85,8 +84,10 @@ async function applyOnce<A extends Message, E, R>(
 ): Promise<number> {
   if (events.length === 0) return 0;
   await ensureEventTables(sql);
-  // BEGIN travels with the insert of the ids: one round trip fewer than sql.begin.
-  return pipelinedTransaction(sql, async (tx) => {
+  // postgres.js's own transaction: it rejects the moment its connection closes, so a handler's
+  // statement can never outlive it (kit pipelinedTransaction, one round trip cheaper, hung here
+  // when PostgreSQL restarted).
+  return sql.begin(async (tx) => {
     // Only the ids recorded before come back (usually none), not one row per event.
     const before = await tx<{ id: string }[]>`
       with ids as (select distinct id from unnest(${events.map((e) => e.id)}::uuid[]) as id),

@@ -8,6 +8,7 @@ import type postgres from "postgres";
 import { Unavailable } from "../errors.js";
 import { Sql } from "../postgres/sql.js";
 import { encodeEnvelope, makeEnvelope, type Envelope, type EventMeta } from "./envelope.js";
+import { wakeRelays } from "./relay.js";
 import { ensureEventTables } from "./tables.js";
 import type { EventType } from "./topic.js";
 
@@ -89,7 +90,10 @@ export function makeOutbox(source: string): OutboxShape {
   };
 }
 
-/** Provides the outbox, creating its tables in the service's schema at start-up if missing. */
+/**
+ * Provides the outbox, creating its tables in the service's schema at start-up if missing. Each
+ * write wakes this process's relays of the same pool, so an idle relay publishes it at once.
+ */
 export const layerOutbox = (options: { readonly source: string }): Layer.Layer<Outbox, Unavailable, Sql> =>
   Layer.effect(
     Outbox,
@@ -97,6 +101,19 @@ export const layerOutbox = (options: { readonly source: string }): Layer.Layer<O
       Effect.tryPromise({
         try: () => ensureEventTables(sql),
         catch: () => new Unavailable({ reason: "cannot create the outbox tables: database unavailable" }),
-      }),
-    ).pipe(Effect.as(makeOutbox(options.source))),
+      }).pipe(Effect.as(wakingRelays(makeOutbox(options.source), sql))),
+    ),
   );
+
+function wakingRelays(outbox: OutboxShape, sql: postgres.Sql): OutboxShape {
+  return {
+    write: (tx, event, payload, meta) => {
+      wakeRelays(sql);
+      return outbox.write(tx, event, payload, meta);
+    },
+    insert: (pool, event, payload, meta) => {
+      wakeRelays(sql);
+      return outbox.insert(pool, event, payload, meta);
+    },
+  };
+}

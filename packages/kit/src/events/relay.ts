@@ -9,7 +9,6 @@
 import { Cause, Effect, Exit, Layer } from "effect";
 import type postgres from "postgres";
 import { writeLogLine } from "../log.js";
-import { pipelinedTransaction } from "../postgres/pipelined.js";
 import { Sql } from "../postgres/sql.js";
 import { outageLog } from "../redis/outage-log.js";
 import { MarkerLost, parseStreamId, StreamFull, type Marker } from "./backend.js";
@@ -21,8 +20,16 @@ import { ensureEventTables } from "./tables.js";
 export interface RelayOptions {
   /** Rows published per round (default 500). */
   readonly batchSize?: number;
-  /** Wait between rounds when the outbox is drained, ms (default 50). */
+  /** Wait between rounds when the outbox is drained, ms (default 50), while events are being written. */
   readonly pollIntervalMs?: number;
+  /**
+   * The longest wait between rounds of an idle relay, ms (default 1000). Rounds that find nothing
+   * double the wait from `pollIntervalMs` up to this; an event written through this process's
+   * outbox brings it back to `pollIntervalMs` at once, and keeps it there for a while. An idle
+   * service then costs a few queries a second instead of twenty; an event written by another
+   * process (another instance of the service) waits at most this long.
+   */
+  readonly idlePollMaxMs?: number;
   /** How often sent rows are checked for acknowledgement (and deleted), ms (default 1000). */
   readonly confirmIntervalMs?: number;
 }
@@ -35,10 +42,31 @@ export interface RelayOptions {
 export const layerOutboxRelay = (options: RelayOptions = {}): Layer.Layer<never, never, Sql | EventBus> =>
   Layer.effectDiscard(
     Effect.gen(function* () {
-      const relay = new Relay(yield* Sql, yield* EventBus, options);
+      const sql = yield* Sql;
+      const relay = new Relay(sql, yield* EventBus, options);
+      const relays = relaysOf.get(sql) ?? new Set<Relay>();
+      relaysOf.set(sql, relays);
+      relays.add(relay);
+      yield* Effect.addFinalizer(() => Effect.sync(() => relays.delete(relay)));
       yield* Effect.forkScoped(relay.run);
     }),
   );
+
+/** The relays of each pool in this process, for the outbox to wake. */
+const relaysOf = new WeakMap<postgres.Sql, Set<Relay>>();
+
+/** How long a relay keeps polling at its fastest after an event was written. */
+const activeWindowMs = 2000;
+
+/**
+ * Tells this process's relays of `sql`'s outbox that an event is being written: they poll at their
+ * fastest for a while (the writing transaction commits after this call, so one round right away
+ * might not see it yet).
+ */
+export function wakeRelays(sql: postgres.Sql): void {
+  const relays = relaysOf.get(sql);
+  if (relays !== undefined) for (const relay of relays) relay.wake();
+}
 
 /** What a round did: rows marked sent, the bus's first failure, or the marker found lost. */
 interface Published {
@@ -56,11 +84,18 @@ interface OutboxRow {
 class Relay {
   private readonly batchSize: number;
   private readonly pollIntervalMs: number;
+  private readonly idlePollMaxMs: number;
   private readonly confirmIntervalMs: number;
+  /** Until when rounds follow each other at `pollIntervalMs` (an event was written lately). */
+  private activeUntil = 0;
+  /** Ends the current idle wait early, if one is running. */
+  private endWait: (() => void) | undefined;
   private readonly outage = outageLog("outbox relay cannot publish");
   private marker: Marker | undefined;
   private schema = "";
   private nextConfirmAt = 0;
+  /** Rows may await confirmation: set by a round that sent some, cleared by a sweep that found none left. */
+  private toConfirm = true;
 
   constructor(
     private readonly sql: postgres.Sql,
@@ -69,11 +104,40 @@ class Relay {
   ) {
     this.batchSize = options.batchSize ?? 500;
     this.pollIntervalMs = options.pollIntervalMs ?? 50;
+    this.idlePollMaxMs = Math.max(this.pollIntervalMs, options.idlePollMaxMs ?? 1000);
     this.confirmIntervalMs = options.confirmIntervalMs ?? 1000;
+    // Starting up counts as activity: rows left by an earlier run go out at once.
+    this.activeUntil = Date.now() + activeWindowMs;
+  }
+
+  /** An event is being written: poll at the fastest again, starting now. */
+  wake(): void {
+    this.activeUntil = Date.now() + activeWindowMs;
+    this.endWait?.();
+  }
+
+  /** The wait after the `idleRounds`-th round in a row that found nothing. */
+  private idleWait(idleRounds: number): Effect.Effect<void> {
+    return Effect.callback<void>((resume) => {
+      const ms =
+        Date.now() < this.activeUntil ? this.pollIntervalMs : Math.min(this.idlePollMaxMs, this.pollIntervalMs * 2 ** Math.min(idleRounds, 16));
+      const done = () => {
+        clearTimeout(timer);
+        this.endWait = undefined;
+        resume(Effect.void);
+      };
+      const timer = setTimeout(done, ms);
+      this.endWait = done;
+      return Effect.sync(() => {
+        clearTimeout(timer);
+        this.endWait = undefined;
+      });
+    });
   }
 
   readonly run: Effect.Effect<void> = Effect.gen({ self: this }, function* () {
     let failures = 0;
+    let idleRounds = 0;
     while (true) {
       // A round is not cut short at shutdown: what it published gets marked sent.
       const round = yield* Effect.exit(Effect.uninterruptible(Effect.tryPromise({ try: () => this.round(), catch: (e) => e })));
@@ -88,7 +152,8 @@ class Relay {
       failures = 0;
       // Drained: wait for more. Busy but not full: look again soon, so events do not wait a whole
       // poll interval behind a steady trickle. Full: go on at once.
-      if (round.value === 0) yield* Effect.sleep(this.pollIntervalMs);
+      idleRounds = round.value === 0 ? idleRounds + 1 : 0;
+      if (round.value === 0) yield* this.idleWait(idleRounds - 1);
       else if (round.value < this.batchSize) yield* Effect.sleep(Math.min(5, this.pollIntervalMs));
     }
   });
@@ -97,8 +162,10 @@ class Relay {
   private async round(): Promise<number> {
     const marker = this.marker ?? (await this.loadMarker());
     const published = await this.publishBatch(marker);
-    if (Date.now() >= this.nextConfirmAt) {
-      await this.confirm(marker);
+    if (published > 0) this.toConfirm = true;
+    // An outbox with nothing sent lately and nothing left unconfirmed has nothing to confirm.
+    if (this.toConfirm && Date.now() >= this.nextConfirmAt) {
+      this.toConfirm = await this.confirm(marker);
       this.nextConfirmAt = Date.now() + this.confirmIntervalMs;
     }
     return published;
@@ -116,11 +183,13 @@ class Relay {
     return this.marker;
   }
 
-  // Two round trips to PostgreSQL: BEGIN, the lock and the read in one write; the update of what
-  // went out with COMMIT in another. The bus's failures are carried out of the transaction, not
-  // thrown in it: it ends (the rows it marked are kept) before they are raised.
+  // In postgres.js's own transaction (sql.begin), which rejects the moment its connection closes:
+  // the round waits on Redis between its statements, and a connection lost then must end the
+  // round, not leave it waiting (kit pipelinedTransaction hung here when PostgreSQL restarted).
+  // The lock and the read go out together. The bus's failures are carried out of the transaction,
+  // not thrown in it: it ends (the rows it marked are kept) before they are raised.
   private async publishBatch(marker: Marker): Promise<number> {
-    const outcome = await pipelinedTransaction(this.sql, async (tx, commitWith): Promise<Published> => {
+    const outcome = await this.sql.begin(async (tx): Promise<Published> => {
       const [locked, rows] = await Promise.all([
         this.lock(tx),
         tx<OutboxRow[]>`select position, topic, envelope from meridian_outbox where sent_at is null order by position limit ${this.batchSize}`,
@@ -171,12 +240,10 @@ class Relay {
         }
       });
       if (positions.length > 0) {
-        await commitWith([
-          tx`
-            update meridian_outbox as o set sent_at = now(), stream_ms = v.ms, stream_seq = v.seq
-            from unnest(${positions}::bigint[], ${ms}::bigint[], ${seqs}::bigint[]) as v(position, ms, seq)
-            where o.position = v.position`,
-        ]);
+        await tx`
+          update meridian_outbox as o set sent_at = now(), stream_ms = v.ms, stream_seq = v.seq
+          from unnest(${positions}::bigint[], ${ms}::bigint[], ${seqs}::bigint[]) as v(position, ms, seq)
+          where o.position = v.position`;
         m.relayed.inc({ schema: this.schema }, positions.length);
       }
       return { sent: positions.length, failure };
@@ -193,8 +260,11 @@ class Relay {
     return outcome.sent;
   }
 
-  /** Deletes rows every consumer group acknowledged; replays everything when the store lost its data. */
-  private async confirm(marker: Marker): Promise<void> {
+  /**
+   * Deletes rows every consumer group acknowledged; replays everything when the store lost its
+   * data. True while rows are left (unsent or unconfirmed).
+   */
+  private async confirm(marker: Marker): Promise<boolean> {
     const topics = await this.sql<{ topic: string }[]>`select distinct topic from meridian_outbox where sent_at is not null`;
     for (const { topic } of topics) {
       const consumption = await this.bus.backend.consumption(this.bus.streamKey(topic), marker);
@@ -216,6 +286,7 @@ class Relay {
       from meridian_outbox`;
     m.outboxRows.set({ schema: this.schema, state: "unsent" }, Number(counts?.unsent ?? 0));
     m.outboxRows.set({ schema: this.schema, state: "unconfirmed" }, Number(counts?.unconfirmed ?? 0));
+    return Number(counts?.unsent ?? 0) + Number(counts?.unconfirmed ?? 0) > 0;
   }
 
   // Everything sent but not confirmed may be gone with the store: mark it unsent, commit, and
