@@ -7,7 +7,7 @@ import { Context, Effect, Layer } from "effect";
 import type postgres from "postgres";
 import type { Unavailable } from "@meridian/kit";
 import { Outbox, type EventMeta, type OutboxShape } from "@meridian/kit/events";
-import { pipelinedTransaction, query, type CommitWith, type Sql } from "@meridian/kit/postgres";
+import { query, type Sql } from "@meridian/kit/postgres";
 import { OrderSide, OrderStatus } from "@meridian/sdk/trading";
 import { buyHoldMinor, checkFunds, checkPosition } from "./domain/buying-power.js";
 import { sameTerms, type OrderTerms } from "./domain/order.js";
@@ -111,7 +111,10 @@ export const layerOrderStore: Layer.Layer<OrderStore, never, Sql | Outbox> = Lay
             values (${accountId}, ${facts.currency}, ${int8(facts.initialCashMinor)}::bigint, ${int8(facts.initialCashMinor)}::bigint)
             on conflict (account_id) do nothing`;
         }),
-      place: (placement) => run((sql) => pipelinedTransaction(sql, (tx, commitWith) => place(tx, outbox, placement, commitWith))),
+      // postgres.js's own transaction: it ends the moment its connection is lost, so no statement of
+      // a placement can reach another session (kit pipelinedTransaction, one round trip cheaper,
+      // cannot promise that when the pool reconnects the lost connection for another caller).
+      place: (placement) => run((sql) => sql.begin((tx) => place(tx, outbox, placement))),
       cancel: (orderId, reason, meta) =>
         run(async (sql) => {
           const [owner] = await sql<{ account_id: string }[]>`select account_id from orders where order_id = ${orderId}`;
@@ -140,7 +143,7 @@ export const layerOrderStore: Layer.Layer<OrderStore, never, Sql | Outbox> = Lay
   }),
 );
 
-async function place(tx: postgres.TransactionSql, outbox: OutboxShape, p: Placement, commitWith: CommitWith): Promise<PlaceOutcome> {
+async function place(tx: postgres.TransactionSql, outbox: OutboxShape, p: Placement): Promise<PlaceOutcome> {
   const { terms } = p;
   // The account's lock serialises its placements: two concurrent orders cannot both pass the
   // check, and a second placement with the same key sees the first one's order. The reads after
@@ -248,8 +251,8 @@ async function place(tx: postgres.TransactionSql, outbox: OutboxShape, p: Placem
     outbox.write(tx, orderPlaced, orderPlacedOf(order), p.meta),
   ];
   if (fill !== undefined) writes.push(outbox.write(tx, orderFilled, orderFilledOf(order, fill, 0n), p.meta));
-  // COMMIT travels with the writes: a failed write turns it into a rollback.
-  await commitWith(writes);
+  // The writes go out together (one round trip); sql.begin commits after them, or rolls back.
+  await Promise.all(writes);
   return { _tag: "Placed", order };
 }
 

@@ -49,7 +49,7 @@ export interface OutboxShape {
    * A statement is a transaction of its own: the change and its events commit together or not
    * at all, in one round trip with no BEGIN and COMMIT, the cheapest way to produce. (Data
    * changes in a WITH always run to completion, whatever the main statement reads.) Embedded in
-   * a statement of a transaction (`sql.begin`, `pipelinedTransaction`), it commits with it.
+   * a statement of a transaction (`sql.begin`), it commits with it.
    */
   readonly insert: <A extends Message>(sql: SqlOrTransaction, event: EventType<A>, payload: A | ReadonlyArray<A>, meta?: EventMeta) => OutboxInsert;
 }

@@ -7,6 +7,13 @@
  * Statements run in the order issued on one reserved connection, each (read committed) with a
  * snapshot taken when it starts, so a statement issued after a `for update` sees what committed
  * before the lock was granted, exactly as if it had waited for the lock's answer first.
+ *
+ * Not for production paths. If the connection is lost between two round trips, postgres.js
+ * takes it back and, when callers are waiting for a connection, connects it again for one of
+ * them; statements `work` issues afterwards can then run on that new session, outside this
+ * transaction. postgres.js's own `sql.begin` ends the moment its connection closes, so the
+ * services use it (the relay hung, and a placement could have escaped its account lock, when
+ * PostgreSQL restarted under load). Kept for the events benchmark's comparison of producer styles.
  */
 import type postgres from "postgres";
 import { isConnectionFailure } from "./query.js";
