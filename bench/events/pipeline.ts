@@ -7,7 +7,7 @@
 import { Effect, Exit, Layer, Option, Scope } from "effect";
 import { OrderFilledSchema, type OrderFilled } from "../../sdk/src/gen/meridian/trading/v1/events_pb.js";
 import { readFileSync } from "node:fs";
-import { layerSql, pipelinedTransaction, Sql } from "@meridian/kit/postgres";
+import { layerSql, Sql } from "@meridian/kit/postgres";
 import { layerRedis, Redis, type RedisConnection } from "@meridian/kit/redis";
 import {
   consume,
@@ -49,9 +49,7 @@ export interface PipelineOptions {
   readonly mode: "live" | "backlog" | "producers";
   /**
    * How a producer commits. statement: its order rows and their outbox rows (`outbox.insert`) in
-   * one statement, its own transaction (one round trip, no BEGIN/COMMIT). pipelined:
-   * `pipelinedTransaction` with `outbox.write`, BEGIN, the inserts and COMMIT in one write (one
-   * round trip, four statements for one event). begin: `sql.begin`, every statement awaited
+   * one statement, its own transaction (one round trip, no BEGIN/COMMIT). begin: `sql.begin`, every statement awaited
    * (2 + 2 per event round trips).
    */
   readonly producer: ProducerStyle;
@@ -64,7 +62,7 @@ export interface CpuPerThousand {
   readonly redis: number;
 }
 
-export type ProducerStyle = "statement" | "pipelined" | "begin";
+export type ProducerStyle = "statement" | "begin";
 
 export interface PipelineResult {
   readonly options: PipelineOptions;
@@ -160,14 +158,6 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
                 const events = outbox.insert(sql, OrderFilledEvent, ids.map((_, i) => fill(from + i)));
                 await sql`with placed as (insert into orders ${sql(ids, "id")}) ${events.statement}`;
               }
-            } else if (options.producer === "pipelined") {
-              await pipelinedTransaction(sql, (tx, commitWith) => {
-                const writes: Array<Promise<unknown>> = [];
-                for (let n = from; n < to; n++) {
-                  writes.push(tx`insert into orders (id) values (${`o-${n}`})`, outbox.write(tx, OrderFilledEvent, fill(n)));
-                }
-                return commitWith(writes);
-              });
             } else {
               await sql.begin(async (tx) => {
                 for (let n = from; n < to; n++) {
@@ -248,7 +238,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
  * PostgreSQL backends of the run's pool (found by application_name; a backend opened meanwhile
  * counts from zero), and the Redis server as a whole (its INFO: other clients of it count too).
  */
-function cpuMeter(sql: Parameters<typeof pipelinedTransaction>[0], applicationName: string, redis: RedisConnection | undefined) {
+function cpuMeter(sql: Sql["Service"], applicationName: string, redis: RedisConnection | undefined) {
   const ticksPerMs = 100 / 1000; // USER_HZ
   const backends = async () => {
     const rows = await sql<{ pid: number }[]>`select pid from pg_stat_activity where application_name = ${applicationName}`;

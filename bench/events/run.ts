@@ -5,13 +5,12 @@
  * See bench/README.md ("Events and cache").
  *
  *   bun run bench/events/run.ts [--events 30000] [--producers 32] [--consumers 2] [--only cache,pipeline]
- *     [--rows redis-live-1,producers-1,...] [--producer statement|pipelined|begin]
+ *     [--rows redis-live-1,producers-1,...] [--producer statement|begin]
  *
  * Rows are <bus>-<mode>-<events per tx> (bus: redis, memory; mode: live, backlog),
  * redis-live-1-<other producer style>, or producers-<events per tx>; default all of them. The producer writes its order rows and their
- * outbox rows in one statement (outbox.insert) unless --producer pipelined (pipelinedTransaction
- * with outbox.write) or begin (sql.begin, every statement awaited); the producers rows are
- * measured all three ways.
+ * outbox rows in one statement (outbox.insert) unless --producer begin (sql.begin, every
+ * statement awaited); the producers rows are measured both ways.
  *
  * Needs PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test) and Redis
  * (REDIS_URL, default redis://127.0.0.1:6379); writes only in a schema and key prefix of its own.
@@ -78,7 +77,7 @@ if (only.has("pipeline")) {
   const producers = Number(args.producers);
   const consumers = Number(args.consumers);
   const pool = args.pool === undefined ? undefined : Number(args.pool);
-  const styles: ReadonlyArray<ProducerStyle> = ["statement", "pipelined", "begin"];
+  const styles: ReadonlyArray<ProducerStyle> = ["statement", "begin"];
   const producer = styles.find((s) => s === args.producer) ?? "statement";
   const wanted = args.rows === undefined ? undefined : new Set(args.rows.split(","));
   const configs: PipelineOptions[] = [];
@@ -110,7 +109,7 @@ if (only.has("pipeline")) {
   print(`## Events end to end (outbox insert → relay → idempotent consumer applied)`);
   print();
   print(
-    `${events} events per row; ${producers} concurrent producer transactions, each inserting its order rows and their outbox rows; ${consumers} consumers in one group, batches of up to 500 applied in one transaction (idempotentBatch); relay defaults (500 per round, 50 ms idle poll). producer tx: statement = the order rows and their outbox rows in one statement (\`outbox.insert\` in a WITH; one round trip, no BEGIN/COMMIT); pipelined = \`pipelinedTransaction\` with \`outbox.write\` (BEGIN, inserts, COMMIT in one write); begin = \`sql.begin\`, each statement awaited (the previous bench). CPU: process time of this Bun process (producers, relay, consumers), of the run's PostgreSQL backends (by application_name), and of the whole Redis server, per 1000 events. live: everything runs at once, timed from the first producer transaction to the last apply, lag = envelope time (outbox insert) to apply commit. backlog: the outbox is filled first, then the relay and consumers drain it (lag is then waiting time, not shown). producers: the producers alone, for the ceiling live can reach when everything shares the machine's CPUs.`,
+    `${events} events per row; ${producers} concurrent producer transactions, each inserting its order rows and their outbox rows; ${consumers} consumers in one group, batches of up to 500 applied in one transaction (idempotentBatch); relay defaults (500 per round, 50 ms idle poll). producer tx: statement = the order rows and their outbox rows in one statement (\`outbox.insert\` in a WITH; one round trip, no BEGIN/COMMIT); begin = \`sql.begin\`, each statement awaited (the previous bench). CPU: process time of this Bun process (producers, relay, consumers), of the run's PostgreSQL backends (by application_name), and of the whole Redis server, per 1000 events. live: everything runs at once, timed from the first producer transaction to the last apply, lag = envelope time (outbox insert) to apply commit. backlog: the outbox is filled first, then the relay and consumers drain it (lag is then waiting time, not shown). producers: the producers alone, for the ceiling live can reach when everything shares the machine's CPUs.`,
   );
   print();
   print(

@@ -112,8 +112,9 @@ export const layerOrderStore: Layer.Layer<OrderStore, never, Sql | Outbox> = Lay
             on conflict (account_id) do nothing`;
         }),
       // postgres.js's own transaction: it ends the moment its connection is lost, so no statement of
-      // a placement can reach another session (kit pipelinedTransaction, one round trip cheaper,
-      // cannot promise that when the pool reconnects the lost connection for another caller).
+      // a placement can reach another session (a pipelined transaction on a reserved connection,
+      // one round trip cheaper, cannot promise that when the pool reconnects the lost connection
+      // for another caller).
       place: (placement) => run((sql) => sql.begin((tx) => place(tx, outbox, placement))),
       cancel: (orderId, reason, meta) =>
         run(async (sql) => {

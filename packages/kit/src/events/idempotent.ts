@@ -85,7 +85,7 @@ async function applyOnce<A extends Message, E, R>(
   if (events.length === 0) return 0;
   await ensureEventTables(sql);
   // postgres.js's own transaction: it rejects the moment its connection closes, so a handler's
-  // statement can never outlive it (kit pipelinedTransaction, one round trip cheaper, hung here
+  // statement can never outlive it (a pipelined transaction, one round trip cheaper, hung here
   // when PostgreSQL restarted).
   return sql.begin(async (tx) => {
     // Only the ids recorded before come back (usually none), not one row per event.

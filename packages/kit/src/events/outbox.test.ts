@@ -3,7 +3,6 @@ import { Context, Effect, Exit, Fiber, Layer, Scope } from "effect";
 import postgres from "postgres";
 import { createClient } from "redis";
 import { OrderFilledSchema, type OrderFilled } from "../../../../sdk/src/gen/meridian/trading/v1/events_pb.js";
-import { pipelinedTransaction } from "../postgres/pipelined.js";
 import { layerSql, Sql } from "../postgres/sql.js";
 import { layerRedis, Redis } from "../redis/connection.js";
 import { startRedisServer, type RedisServerProcess } from "../redis/testing.js";
@@ -293,9 +292,12 @@ describe.each(implementations)("outbox, relay and idempotent consumer ($name)", 
             () => undefined,
             (e: { code?: string }) => e.code,
           );
-          // In a pipelined transaction, it commits with the transaction's other statements.
-          const five = outbox.insert(sql, OrderFilledEvent, fill(5));
-          await pipelinedTransaction(sql, (tx, commitWith) => commitWith([tx`insert into orders (id) values ('o-5')`, five.statement]));
+          // In a transaction, built on it, it commits with the transaction's other statements.
+          const five = await sql.begin(async (tx) => {
+            const events = outbox.insert(tx, OrderFilledEvent, fill(5));
+            await Promise.all([tx`insert into orders (id) values ('o-5')`, events.statement]);
+            return events;
+          });
           // No events: the state change alone.
           const none = outbox.insert(sql, OrderFilledEvent, []);
           await sql`with placed as (insert into orders (id) values ('o-6')) ${none.statement}`;

@@ -185,7 +185,8 @@ class Relay {
 
   // In postgres.js's own transaction (sql.begin), which rejects the moment its connection closes:
   // the round waits on Redis between its statements, and a connection lost then must end the
-  // round, not leave it waiting (kit pipelinedTransaction hung here when PostgreSQL restarted).
+  // round, not leave it waiting (a pipelined transaction on a reserved connection hung here when
+  // PostgreSQL restarted, and was removed from the kit).
   // The lock and the read go out together. The bus's failures are carried out of the transaction,
   // not thrown in it: it ends (the rows it marked are kept) before they are raised.
   private async publishBatch(marker: Marker): Promise<number> {

@@ -9,4 +9,3 @@ export { layerSql, Sql, type SqlOptions } from "./sql.js";
 export { isConnectionFailure, query } from "./query.js";
 export { layerSqlHealth } from "./health.js";
 export { layerSqlMetrics } from "./metrics.js";
-export { pipelinedTransaction, type CommitWith } from "./pipelined.js";
