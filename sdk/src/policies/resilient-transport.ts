@@ -210,6 +210,12 @@ export function createResilientTransport(options: ResilientTransportOptions): Re
     });
   }
 
+  /** The Promise face's end of a failed call: the hooks hear it, the caller gets the error. */
+  function failed<A>(call: Call, error: ConnectError): Promise<A> {
+    report(call, error);
+    return Promise.reject(error);
+  }
+
   function mayRetry(call: Call, error: ConnectError): boolean {
     const retry = call.rules.retry;
     return retry.maxAttempts > 1 && isRetryable(error, retry) && maySendTwice(call.method, call.header);
@@ -281,18 +287,21 @@ export function createResilientTransport(options: ResilientTransportOptions): Re
   /**
    * A first attempt that holds a bulkhead slot already, as plain promises:
    * admission, the whole deadline downstream, the breaker's verdict, the slot
-   * given back. Both faces take this path when nothing has to wait, because an
-   * Effect per step costs more than the policies themselves.
+   * given back, then `onResponse` or `onError` in the same step. Both faces take
+   * this path when nothing has to wait, because an Effect per step (or one more
+   * promise per call) costs more than the policies themselves.
    */
-  function firstAttempt<I extends DescMessage, O extends DescMessage>(
+  function firstAttempt<I extends DescMessage, O extends DescMessage, A>(
     call: Call,
     input: MessageInitShape<I>,
     signal: AbortSignal | undefined,
-  ): Promise<UnaryResponse<I, O>> {
+    onResponse: (response: UnaryResponse<I, O>) => A,
+    onError: (error: ConnectError) => A | Promise<A>,
+  ): Promise<A> {
     const endpoint = admit(call, call.started);
     if (endpoint instanceof ConnectError) {
       bulkhead?.leave();
-      return Promise.reject(endpoint);
+      return Promise.resolve(onError(endpoint));
     }
     let sent: Promise<UnaryResponse<I, O>>;
     try {
@@ -311,13 +320,13 @@ export function createResilientTransport(options: ResilientTransportOptions): Re
       (response) => {
         settle(endpoint, undefined, false, call.now());
         bulkhead?.leave();
-        return response;
+        return onResponse(response);
       },
       (cause: unknown) => {
         const error = ConnectError.from(cause);
         settle(endpoint, error, signal?.aborted === true, call.now());
         bulkhead?.leave();
-        throw error;
+        return onError(error);
       },
     );
   }
@@ -361,7 +370,10 @@ export function createResilientTransport(options: ResilientTransportOptions): Re
       }
       // Nothing has to wait: one async step around the first attempt's promise, the cheapest an Effect call can be.
       return Effect.callback<A, E>((resume, signal) => {
-        firstAttempt<I, O>(call, input, signal).then(
+        void firstAttempt<I, O, void>(
+          call,
+          input,
+          signal,
           (response) =>
             resume(
               finish(() => {
@@ -410,21 +422,20 @@ export function createResilientTransport(options: ResilientTransportOptions): Re
       return runCall(unaryEffect(method, timeoutMs, header, input, contextValues), signal);
     }
     const call = begin(method, timeoutMs, header, contextValues, Date.now);
-    const fail = (error: ConnectError) => {
-      report(call, error);
-      return Promise.reject(error);
-    };
     if (call.timeout <= 0) {
       bulkhead?.leave();
-      return fail(deadlineExceeded(0));
+      return failed(call, deadlineExceeded(0));
     }
-    return firstAttempt<I, O>(call, input, signal).then(
+    return firstAttempt<I, O, UnaryResponse<I, O>>(
+      call,
+      input,
+      signal,
       (response) => {
         report(call, undefined);
         return response;
       },
       (error: ConnectError) => {
-        if (signal?.aborted === true || !mayRetry(call, error)) return fail(error);
+        if (signal?.aborted === true || !mayRetry(call, error)) return failed(call, error);
         return runCall(reported(call, retrying(call, error, attempt<I, O>(call, input))), signal);
       },
     );
