@@ -3,6 +3,8 @@
  * over HTTP/2 too) through node:http2, because gRPC needs HTTP trailers, which
  * Bun.serve does not send. Release drains: GOAWAY to every session, in-flight
  * streams finish within the grace period, then the sessions are destroyed.
+ * Plain unary gRPC takes the fast path (grpc-unary.ts); the rest, connect's
+ * generic handler.
  */
 import * as http2 from "node:http2";
 import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
@@ -11,6 +13,7 @@ import { writeLogLine } from "../log.js";
 import { ListenFailed, peerOf, type Listener } from "./http-listener.js";
 import type { Routes } from "./routes.js";
 import { serveRpc } from "./rpc.js";
+import { headersOf, resetIfUnread, serveGrpcUnary, type GrpcFallback } from "./grpc-unary.js";
 
 /** Listens with node:http2 (h2c) until the scope closes, then drains for at most `graceMs`. */
 export function listenGrpc(options: {
@@ -21,7 +24,7 @@ export function listenGrpc(options: {
 }): Effect.Effect<Listener, ListenFailed, Scope.Scope> {
   const sessions = new Set<http2.ServerHttp2Session>();
   const server = http2.createServer({}, (req, res) => {
-    void handle(options.routes.handlers, req, res);
+    void handle(options.routes, req, res);
   });
   server.on("session", (session) => {
     sessions.add(session);
@@ -55,24 +58,27 @@ export function listenGrpc(options: {
   );
 }
 
-async function handle(
-  routes: Routes["handlers"],
-  req: http2.Http2ServerRequest,
-  res: http2.Http2ServerResponse,
-): Promise<void> {
+async function handle(routes: Routes, req: http2.Http2ServerRequest, res: http2.Http2ServerResponse): Promise<void> {
   const path = (req.url ?? "/").split("?", 1)[0] ?? "/";
-  const handler = routes.get(path);
+  const handler = routes.handlers.get(path);
   try {
     if (handler === undefined) return unimplemented(req, res, path);
-    const header = new Headers();
-    for (const [key, value] of Object.entries(req.headers)) {
-      if (key.startsWith(":") || value === undefined) continue;
-      header.set(key, Array.isArray(value) ? value.join(", ") : value);
-    }
+    const header = headersOf(req);
     const peer = () => peerOf({ address: req.socket?.remoteAddress ?? "", port: req.socket?.remotePort ?? 0 });
-    const response = await serveRpc(handler, header, peer, (contextValues) =>
-      universalRequestFromNodeRequest(req, res, undefined, contextValues),
-    );
+    const unary = routes.unary.get(path);
+    let read: GrpcFallback | undefined;
+    if (unary !== undefined) {
+      const answered = serveGrpcUnary(unary, req, res, header, routes.options.maxMessageBytes, peer);
+      if (answered !== undefined) {
+        read = await answered;
+        if (read === undefined) return;
+      }
+    }
+    const response = await serveRpc(handler, header, peer, (contextValues) => {
+      const request = universalRequestFromNodeRequest(req, res, undefined, contextValues);
+      // What the fast path read goes first; then the rest of the request, if it had not ended.
+      return read === undefined ? request : { ...request, body: prefixed(read.read, read.ended ? undefined : req) };
+    });
     // A response that ends before its request was read to the end (one over the size limit)
     // leaves the stream half-open: Bun's compat response then never finishes, and the session
     // holds shutdown until the grace period cuts it. Reset such a stream with NO_ERROR once the
@@ -87,6 +93,12 @@ async function handle(
   }
 }
 
+/** The bytes already read, then the rest of the request. */
+async function* prefixed(read: Uint8Array, rest: AsyncIterable<Uint8Array> | undefined): AsyncIterable<Uint8Array> {
+  if (read.byteLength > 0) yield read;
+  if (rest !== undefined) yield* rest;
+}
+
 /** Passes the body through; after its last chunk, resets the stream if the request is still unread. */
 async function* thenResetIfUnread(
   body: AsyncIterable<Uint8Array> | undefined,
@@ -97,9 +109,7 @@ async function* thenResetIfUnread(
     if (body !== undefined) yield* body;
   } finally {
     // After the trailers that connect-node writes once the body ends.
-    setImmediate(() => {
-      if (!req.readableEnded && !res.stream.closed) res.stream.close(http2.constants.NGHTTP2_NO_ERROR);
-    });
+    resetIfUnread(req, res);
   }
 }
 
