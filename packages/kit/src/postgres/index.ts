@@ -1,5 +1,6 @@
 /**
- * PostgreSQL for services: the schema-scoped pool, the migration runner, the embedded default.
+ * PostgreSQL for services: the schema-scoped pool, the migration runner, the embedded default,
+ * group commit.
  */
 export { layerDatabase, layerMigratedDatabase, type DatabaseOptions } from "./database.js";
 export { EmbeddedPostgres, layerEmbeddedPostgres } from "./embedded.js";
@@ -9,3 +10,4 @@ export { layerSql, Sql, type SqlOptions } from "./sql.js";
 export { isConnectionFailure, query } from "./query.js";
 export { layerSqlHealth } from "./health.js";
 export { layerSqlMetrics } from "./metrics.js";
+export { GroupCommit, layerGroupCommit, type GroupCommitOptions, type GroupCommitShape, type Unit } from "./group-commit.js";

@@ -66,7 +66,7 @@ export function poolUsage(sql: { readonly options: { readonly connection?: Reado
 }
 
 /** The schema the pool's connections use (their search_path), else "default". */
-function poolNameOf(options: { readonly connection?: Readonly<Record<string, unknown>> }): string {
+export function poolNameOf(options: { readonly connection?: Readonly<Record<string, unknown>> }): string {
   const path = options.connection?.["search_path"];
   return typeof path === "string" && path !== "" ? path.replace(/^"|"$/g, "").replaceAll('""', '"') : "default";
 }
