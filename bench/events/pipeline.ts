@@ -7,7 +7,7 @@
 import { Effect, Exit, Layer, Option, Scope } from "effect";
 import { OrderFilledSchema, type OrderFilled } from "../../sdk/src/gen/meridian/trading/v1/events_pb.js";
 import { readFileSync } from "node:fs";
-import { layerSql, Sql } from "@meridian/kit/postgres";
+import { GroupCommit, layerGroupCommit, layerSql, Sql, type GroupCommitOptions } from "@meridian/kit/postgres";
 import { layerRedis, Redis, type RedisConnection } from "@meridian/kit/redis";
 import {
   consume,
@@ -21,6 +21,7 @@ import {
   type EventBus,
   type EventHandler,
   type ReceivedEvent,
+  type SqlOrTransaction,
 } from "@meridian/kit/events";
 import { sampleFill } from "../../packages/kit/src/events/testing.js";
 
@@ -50,9 +51,12 @@ export interface PipelineOptions {
   /**
    * How a producer commits. statement: its order rows and their outbox rows (`outbox.insert`) in
    * one statement, its own transaction (one round trip, no BEGIN/COMMIT). begin: `sql.begin`, every statement awaited
-   * (2 + 2 per event round trips).
+   * (2 + 2 per event round trips). group: the statement of `statement` as a unit of work of the
+   * kit's group commit (`GroupCommit.run`): the units of concurrent producers share a transaction.
    */
   readonly producer: ProducerStyle;
+  /** Group commit's lanes, batch cap and isolation (producer group; the kit's defaults otherwise). */
+  readonly groupCommit?: GroupCommitOptions;
 }
 
 /** CPU time per 1,000 events, ms: this Bun process, the run's PostgreSQL backends, Redis (the whole server). */
@@ -62,7 +66,7 @@ export interface CpuPerThousand {
   readonly redis: number;
 }
 
-export type ProducerStyle = "statement" | "begin";
+export type ProducerStyle = "statement" | "begin" | "group";
 
 export interface PipelineResult {
   readonly options: PipelineOptions;
@@ -120,7 +124,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
       ? layerRedisEventBus(busOptions).pipe(Layer.provideMerge(layerRedis({ url: options.redisUrl })), Layer.orDie)
       : layerMemoryEventBus({ ...busOptions, isolated: true });
   const applicationName = `bench-events-${tag}`;
-  const layer = Layer.mergeAll(layerOutbox({ source: "trading" }).pipe(Layer.orDie), bus).pipe(
+  const layer = Layer.mergeAll(layerOutbox({ source: "trading" }).pipe(Layer.orDie), bus, layerGroupCommit(options.groupCommit)).pipe(
     Layer.provideMerge(
       layerSql({ url: options.pgUrl, schema, applicationName, maxConnections: options.pool ?? options.producers + options.consumers + 4 }).pipe(Layer.orDie),
     ),
@@ -129,6 +133,18 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
   const program = Effect.gen(function* () {
     const sql = yield* Sql;
     const outbox = yield* Outbox;
+    const groupCommit = yield* GroupCommit;
+    // The order rows [from, to) and their outbox rows in one statement, on the pool or a transaction.
+    const placeAndPublish = (on: SqlOrTransaction, from: number, to: number) => {
+      const q = on as Sql["Service"];
+      if (to - from === 1) {
+        const events = outbox.insert(q, OrderFilledEvent, fill(from));
+        return q`with placed as (insert into orders (id) values (${`o-${from}`})) ${events.statement}`;
+      }
+      const ids = Array.from({ length: to - from }, (_, i) => ({ id: `o-${from + i}` }));
+      const events = outbox.insert(q, OrderFilledEvent, ids.map((_, i) => fill(from + i)));
+      return q`with placed as (insert into orders ${q(ids, "id")}) ${events.statement}`;
+    };
     yield* Effect.promise(async () => {
       await sql`create table orders (id text primary key, filled_at timestamptz not null default now())`;
       await sql`create table applied_fills (event_id uuid not null, order_id text not null)`;
@@ -150,14 +166,9 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
             next += options.eventsPerTransaction;
             const to = Math.min(options.events, from + options.eventsPerTransaction);
             if (options.producer === "statement") {
-              if (to - from === 1) {
-                const events = outbox.insert(sql, OrderFilledEvent, fill(from));
-                await sql`with placed as (insert into orders (id) values (${`o-${from}`})) ${events.statement}`;
-              } else {
-                const ids = Array.from({ length: to - from }, (_, i) => ({ id: `o-${from + i}` }));
-                const events = outbox.insert(sql, OrderFilledEvent, ids.map((_, i) => fill(from + i)));
-                await sql`with placed as (insert into orders ${sql(ids, "id")}) ${events.statement}`;
-              }
+              await placeAndPublish(sql, from, to);
+            } else if (options.producer === "group") {
+              await Effect.runPromise(groupCommit.run((tx) => Effect.promise(() => placeAndPublish(tx, from, to))));
             } else {
               await sql.begin(async (tx) => {
                 for (let n = from; n < to; n++) {

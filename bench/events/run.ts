@@ -5,12 +5,15 @@
  * See bench/README.md ("Events and cache").
  *
  *   bun run bench/events/run.ts [--events 30000] [--producers 32] [--consumers 2] [--only cache,pipeline]
- *     [--rows redis-live-1,producers-1,...] [--producer statement|begin]
+ *     [--rows redis-live-1,producers-1,...] [--producer statement|begin|group]
+ *     [--lanes 2] [--max-batch 32] [--isolation rerun|savepoint]
  *
  * Rows are <bus>-<mode>-<events per tx> (bus: redis, memory; mode: live, backlog),
  * redis-live-1-<other producer style>, or producers-<events per tx>; default all of them. The producer writes its order rows and their
  * outbox rows in one statement (outbox.insert) unless --producer begin (sql.begin, every
- * statement awaited); the producers rows are measured both ways.
+ * statement awaited) or --producer group (that statement as a unit of the kit's group commit, the
+ * units of concurrent producers sharing a transaction: --lanes, --max-batch, --isolation); the
+ * producers rows are measured every way.
  *
  * Needs PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test) and Redis
  * (REDIS_URL, default redis://127.0.0.1:6379); writes only in a schema and key prefix of its own.
@@ -19,6 +22,7 @@ import { writeFileSync } from "node:fs";
 import { availableParallelism, cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import type { GroupCommitOptions } from "@meridian/kit/postgres";
 import { configureLogging } from "../../packages/kit/src/log.js";
 import { measureCacheLatency, type LatencyResult } from "./cache-latency.js";
 import { runPipeline, type PipelineOptions, type PipelineResult, type ProducerStyle } from "./pipeline.js";
@@ -32,8 +36,13 @@ const { values: args } = parseArgs({
     only: { type: "string" },
     rows: { type: "string" },
     producer: { type: "string", default: "statement" },
+    lanes: { type: "string" },
+    "max-batch": { type: "string" },
+    isolation: { type: "string" },
   },
 });
+const groupCommitText = (o: GroupCommitOptions) =>
+  `${o.lanes ?? 2} lanes, batches of up to ${o.maxBatch ?? 32}, isolation ${o.isolation ?? "rerun"}`;
 const pgUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const only = new Set(args.only?.split(",") ?? ["cache", "pipeline"]);
@@ -77,12 +86,17 @@ if (only.has("pipeline")) {
   const producers = Number(args.producers);
   const consumers = Number(args.consumers);
   const pool = args.pool === undefined ? undefined : Number(args.pool);
-  const styles: ReadonlyArray<ProducerStyle> = ["statement", "begin"];
+  const styles: ReadonlyArray<ProducerStyle> = ["statement", "group", "begin"];
+  const groupCommit: GroupCommitOptions = {
+    ...(args.lanes === undefined ? {} : { lanes: Number(args.lanes) }),
+    ...(args["max-batch"] === undefined ? {} : { maxBatch: Number(args["max-batch"]) }),
+    ...(args.isolation === "savepoint" || args.isolation === "rerun" ? { isolation: args.isolation } : {}),
+  };
   const producer = styles.find((s) => s === args.producer) ?? "statement";
   const wanted = args.rows === undefined ? undefined : new Set(args.rows.split(","));
   const configs: PipelineOptions[] = [];
   const add = (name: string, config: Omit<PipelineOptions, "pgUrl" | "redisUrl" | "events" | "producers" | "consumers">) => {
-    if (wanted === undefined || wanted.has(name)) configs.push({ ...config, pgUrl, redisUrl, events, producers, consumers, ...(pool === undefined ? {} : { pool }) });
+    if (wanted === undefined || wanted.has(name)) configs.push({ ...config, pgUrl, redisUrl, events, producers, consumers, groupCommit, ...(pool === undefined ? {} : { pool }) });
   };
   for (const backend of ["redis", "in-process"] as const) {
     const bus = backend === "redis" ? "redis" : "memory";
@@ -109,7 +123,7 @@ if (only.has("pipeline")) {
   print(`## Events end to end (outbox insert → relay → idempotent consumer applied)`);
   print();
   print(
-    `${events} events per row; ${producers} concurrent producer transactions, each inserting its order rows and their outbox rows; ${consumers} consumers in one group, batches of up to 500 applied in one transaction (idempotentBatch); relay defaults (500 per round, 50 ms idle poll). producer tx: statement = the order rows and their outbox rows in one statement (\`outbox.insert\` in a WITH; one round trip, no BEGIN/COMMIT); begin = \`sql.begin\`, each statement awaited (the previous bench). CPU: process time of this Bun process (producers, relay, consumers), of the run's PostgreSQL backends (by application_name), and of the whole Redis server, per 1000 events. live: everything runs at once, timed from the first producer transaction to the last apply, lag = envelope time (outbox insert) to apply commit. backlog: the outbox is filled first, then the relay and consumers drain it (lag is then waiting time, not shown). producers: the producers alone, for the ceiling live can reach when everything shares the machine's CPUs.`,
+    `${events} events per row; ${producers} concurrent producer transactions, each inserting its order rows and their outbox rows; ${consumers} consumers in one group, batches of up to 500 applied in one transaction (idempotentBatch); relay defaults (500 per round, 50 ms idle poll). producer tx: statement = the order rows and their outbox rows in one statement (\`outbox.insert\` in a WITH; one round trip, no BEGIN/COMMIT); begin = \`sql.begin\`, each statement awaited (the previous bench); group = that statement as a unit of work of the kit's group commit (\`GroupCommit.run\`: the units of concurrent producers run one after the other in a shared \`sql.begin\` transaction, committed once; ${groupCommitText(groupCommit)}). CPU: process time of this Bun process (producers, relay, consumers), of the run's PostgreSQL backends (by application_name), and of the whole Redis server, per 1000 events. live: everything runs at once, timed from the first producer transaction to the last apply, lag = envelope time (outbox insert) to apply commit. backlog: the outbox is filled first, then the relay and consumers drain it (lag is then waiting time, not shown). producers: the producers alone, for the ceiling live can reach when everything shares the machine's CPUs.`,
   );
   print();
   print(
