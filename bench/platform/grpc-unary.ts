@@ -3,7 +3,7 @@
  * PlaceOrder makes twice between services. A kit gRPC listener (bench/platform/grpc-server.ts)
  * in its own process, with the fast path (`fast`) or connect's generic handler (`generic`); this
  * process calls BenchService/Echo with `--concurrency` calls in flight for `--duration` seconds
- * through each client: the SDK's node gRPC transport (connect-node) and, when present, others.
+ * through each client: connect-node's gRPC transport and the SDK's node gRPC transport.
  * Rounds interleave the pairs; CPU per call (server's and this process's) is the median of rounds.
  *
  *   bun bench/platform/grpc-unary.ts [--rounds 5] [--duration 2] [--concurrency 32]
@@ -11,6 +11,7 @@
 import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { createClient, type Transport } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import { createNodeTransport } from "../../sdk/src/node-transport.js";
 import { Bench } from "../../sdk/src/gen/meridian/bench/v1/bench_meridian.js";
 import { cpuSecondsOf } from "../cpu.js";
@@ -24,7 +25,8 @@ const { values: args } = parseArgs({
 });
 
 const clients: Record<string, (baseUrl: string) => Transport> = {
-  "connect-node": (baseUrl) => createNodeTransport({ baseUrl, protocol: "grpc" }),
+  "connect-node": (baseUrl) => createGrpcTransport({ baseUrl }),
+  "sdk-node": (baseUrl) => createNodeTransport({ baseUrl, protocol: "grpc" }),
 };
 
 async function startServer(path: "fast" | "generic", port: number) {

@@ -3,11 +3,8 @@
  * and scripts: Connect and gRPC-Web over HTTP/1.1 or HTTP/2, gRPC over HTTP/2.
  */
 import { Code, ConnectError, type Interceptor, type Transport } from "@connectrpc/connect";
-import {
-  createConnectTransport,
-  createGrpcTransport,
-  createGrpcWebTransport,
-} from "@connectrpc/connect-node";
+import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import { createGrpcUnaryTransport } from "./grpc-unary-transport.js";
 
 /** An endpoint reached through node:http or node:http2, and how to talk to it. */
 export interface NodeTransportOptions {
@@ -38,7 +35,8 @@ export function createNodeTransport(options: NodeTransportOptions): Transport {
   const httpVersion = options.httpVersion ?? "1.1";
   switch (options.protocol) {
     case "grpc":
-      return createGrpcTransport(common);
+      // Binary unary calls on the lean path (grpc-unary-transport.ts), streams through connect-node.
+      return common.useBinaryFormat ? createGrpcUnaryTransport(common) : createGrpcTransport(common);
     case "grpc-web":
       return createGrpcWebTransport({ ...common, httpVersion });
     case "connect":
