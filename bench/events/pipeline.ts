@@ -24,6 +24,7 @@ import {
   type SqlOrTransaction,
 } from "@meridian/kit/events";
 import { sampleFill } from "../../packages/kit/src/events/testing.js";
+import { metrics } from "../../packages/kit/src/telemetry/metrics.js";
 
 export interface PipelineOptions {
   readonly backend: "redis" | "in-process";
@@ -77,6 +78,8 @@ export interface PipelineResult {
   /** Events per consumer transaction, on average. */
   readonly meanBatch: number;
   readonly cpu: CpuPerThousand;
+  /** Producer units per shared transaction (group), on average over the run; 0 otherwise. */
+  readonly unitsPerGroupCommit: number;
 }
 
 const OrderFilledEvent = defineEvent("meridian.trading.order.filled", OrderFilledSchema);
@@ -240,6 +243,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
       applied,
       meanBatch: batches === 0 ? 0 : Math.round((lags.length / batches) * 10) / 10,
       cpu: { bun: perThousand(used.bun), postgres: perThousand(used.postgres), redis: perThousand(used.redis) },
+      unitsPerGroupCommit: meanGroupCommitBatch(schema),
     };
   }
 }
@@ -283,4 +287,12 @@ function cpuMeter(sql: Sql["Service"], applicationName: string, redis: RedisConn
       return { bun: (bun.user + bun.system) / 1000, postgres, redis: redisNow - before!.redis };
     },
   };
+}
+
+// The mean of the kit's batch size histogram of the run's pool (labelled by its schema).
+function meanGroupCommitBatch(schema: string): number {
+  const text = metrics.render();
+  const read = (suffix: string) => Number(new RegExp(`^postgres_group_commit_batch_size_${suffix}\\{pool="${schema}"\\} (\\S+)$`, "m").exec(text)?.[1] ?? 0);
+  const count = read("count");
+  return count === 0 ? 0 : Math.round((read("sum") / count) * 10) / 10;
 }

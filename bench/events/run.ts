@@ -6,7 +6,7 @@
  *
  *   bun run bench/events/run.ts [--events 30000] [--producers 32] [--consumers 2] [--only cache,pipeline]
  *     [--rows redis-live-1,producers-1,...] [--producer statement|begin|group]
- *     [--lanes 2] [--max-batch 32] [--isolation rerun|savepoint]
+ *     [--lanes 4] [--max-batch 8] [--isolation rerun|savepoint]
  *
  * Rows are <bus>-<mode>-<events per tx> (bus: redis, memory; mode: live, backlog),
  * redis-live-1-<other producer style>, or producers-<events per tx>; default all of them. The producer writes its order rows and their
@@ -42,7 +42,7 @@ const { values: args } = parseArgs({
   },
 });
 const groupCommitText = (o: GroupCommitOptions) =>
-  `${o.lanes ?? 2} lanes, batches of up to ${o.maxBatch ?? 32}, isolation ${o.isolation ?? "rerun"}`;
+  `${o.lanes ?? 4} lanes, batches of up to ${o.maxBatch ?? 8}, isolation ${o.isolation ?? "rerun"}`;
 const pgUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const only = new Set(args.only?.split(",") ?? ["cache", "pipeline"]);
@@ -117,7 +117,7 @@ if (only.has("pipeline")) {
     results.push(await runPipeline(config));
     const r = results[results.length - 1]!;
     console.error(
-      `  ${config.backend} ${config.mode}, ${config.eventsPerTransaction}/tx (${config.producer}): ${Math.round(r.eventsPerSecond)} events/s, p99 lag ${r.lagMs.p99} ms, batch ${r.meanBatch}, cpu ms/1000 events bun ${r.cpu.bun} pg ${r.cpu.postgres} redis ${r.cpu.redis}`,
+      `  ${config.backend} ${config.mode}, ${config.eventsPerTransaction}/tx (${config.producer}): ${Math.round(r.eventsPerSecond)} events/s, p99 lag ${r.lagMs.p99} ms, batch ${r.meanBatch}, units per group commit ${r.unitsPerGroupCommit}, cpu ms/1000 events bun ${r.cpu.bun} pg ${r.cpu.postgres} redis ${r.cpu.redis}`,
     );
   }
   print(`## Events end to end (outbox insert → relay → idempotent consumer applied)`);
