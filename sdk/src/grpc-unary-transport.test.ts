@@ -115,7 +115,7 @@ describe("createGrpcUnaryTransport answers as connect-node's gRPC transport", ()
   });
 
   test("what a broken server answers fails the same way", async () => {
-    for (const answer of ["trailers-only", "http-503", "no-status", "extra-message", "compressed", "truncated", "wrong-type"]) {
+    for (const answer of ["trailers-only", "status-and-message", "http-503", "no-status", "extra-message", "compressed", "truncated", "wrong-type"]) {
       const result = await same(broken.url, (client) => client.getSecurity({ symbol: "AAPL" }, { headers: { "x-answer": answer }, timeoutMs: 1000 }));
       expect({ answer, result }).not.toMatchObject({ answer, result: { ok: expect.anything() } });
     }
@@ -154,6 +154,9 @@ async function startBrokenServer(): Promise<{ url: string; close: () => Promise<
     switch (headers["x-answer"]) {
       case "trailers-only":
         return stream.respond({ ...ok, "grpc-status": "7", "grpc-message": "no%20entry" }, { endStream: true });
+      case "status-and-message":
+        stream.respond({ ...ok, "grpc-status": "7" });
+        return stream.end(envelope(0, message));
       case "http-503":
         stream.respond({ ":status": 503 });
         return stream.end();
