@@ -189,7 +189,7 @@ class Batcher {
   /** Stops taking units; resolves once the queued and running ones are done. */
   close(): Promise<void> {
     this.closing = true;
-    if (this.idleLanes === this.lanes) return Promise.resolve();
+    if (this.idleLanes === this.lanes && this.queue.length === 0) return Promise.resolve();
     return new Promise((resolve) => {
       this.drained = resolve;
     });
@@ -219,7 +219,7 @@ class Batcher {
       }
     } finally {
       this.idleLanes += 1;
-      if (this.idleLanes === this.lanes) this.drained?.();
+      if (this.idleLanes === this.lanes && this.queue.length === 0) this.drained?.();
     }
   }
 
