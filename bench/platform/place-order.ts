@@ -6,9 +6,15 @@
  * idempotent consumer. Throughput and latency are the gateway's answers; "applied" waits until
  * portfolio has applied every fill.
  *
- *   bun bench/platform/place-order.ts [--duration 10] [--warmup 3] [--connections 64] [--accounts 200]
+ *   bun bench/platform/place-order.ts [--duration 10] [--warmup 3] [--connections 64] [--accounts 200] [--rates 400,800,1500]
  *
- * Writes bench/platform/results.md.
+ * Closed loop by default: `--connections` callers, each sending its next call when the last one
+ * answered (throughput at saturation, and the latency that queueing then gives). `--rates`: after
+ * that, one open-loop run per rate on the same platform (calls due at that rate whatever the
+ * answers, at most 1024 in flight, latency from when each call was due): the latency the platform
+ * gives at a given load.
+ *
+ * Writes bench/platform/results.md (the new run on top, earlier runs kept below it).
  */
 import { SQL } from "bun";
 import { cpus, loadavg } from "node:os";
@@ -27,8 +33,20 @@ const { values: args } = parseArgs({
     warmup: { type: "string", default: "3" },
     connections: { type: "string", default: "64" },
     accounts: { type: "string", default: "200" },
+    rates: { type: "string", default: "" },
   },
 });
+
+/** The load of one run: closed loop over `connections`, or open loop at `rate`. */
+type Load = { readonly kind: "closed"; readonly connections: number } | { readonly kind: "open"; readonly rate: number };
+const loads: Load[] = [
+  { kind: "closed", connections: Number(args.connections) },
+  ...String(args.rates)
+    .split(",")
+    .filter((r) => r !== "")
+    .map((r): Load => ({ kind: "open", rate: Number(r) })),
+];
+const openLoopInFlight = 1024;
 
 /** USD securities of the universe's seed: what USD accounts may trade. */
 const usdSymbols = ["AAPL", "MSFT", "NVDA", "JNJ", "PFE", "JPM", "BAC", "AMZN", "TSLA", "HD", "PG", "KO", "WMT", "XOM", "CVX", "CAT"];
@@ -68,56 +86,76 @@ try {
     const perBackend = new Map((await backends()).map((pid) => [pid, cpuSecondsOf(pid) ?? 0]));
     return { byName, perBackend };
   };
-  const cpuBefore = await cpuNow();
-  const load = await runUnaryLoadProcess({
-    url: `${platform.httpUrl("gateway")}/meridian.gateway.v1.GatewayService/PlaceOrder`,
-    headers: auth,
-    template: placeOrderTemplate,
-    accounts,
-    symbols: usdSymbols,
-    connections: Number(args.connections),
-    warmupS: Number(args.warmup),
-    durationS: Number(args.duration),
-  });
-  const loadEnded = performance.now();
-  const cpuAfter = await cpuNow();
-  await pg.close();
-  const calls = load.ok + load.warmupRequests + Object.values(load.errors).reduce((a, b) => a + b, 0);
-  const msPerCall = (seconds: number) => ((seconds * 1000) / calls).toFixed(2);
-  const cpuRows = [...cpuAfter.byName].map(([name, after]) => `${name} ${msPerCall(after - (cpuBefore.byName.get(name) ?? 0))}`);
-  let postgresS = 0;
-  for (const [pid, after] of cpuAfter.perBackend) postgresS += after - (cpuBefore.perBackend.get(pid) ?? 0);
-  cpuRows.push(`PostgreSQL backends ${msPerCall(postgresS)}`);
-  if (load.generatorCpuS !== undefined) cpuRows.push(`load generator ${msPerCall(load.generatorCpuS)}`);
-  // Every accepted order filled once; wait until portfolio has applied them all.
-  const placed = load.ok + load.warmupRequests; // warm-up calls are successes too, unless errors say otherwise
-  let applied = 0n;
-  for (const deadline = Date.now() + 120_000; Date.now() < deadline; await Bun.sleep(250)) {
-    applied = 0n;
-    for (const accountId of accounts) {
-      const { portfolio } = await gateway.getPortfolio({ accountId }, { headers: auth });
-      applied += portfolio?.fillsApplied ?? 0n;
+  const errorCount = (errors: Readonly<Record<string, number>>) => Object.values(errors).reduce((a, b) => a + b, 0);
+  const rows: string[] = [];
+  const cpuLines: string[] = [];
+  let placedSoFar = 0;
+  for (const spec of loads) {
+    const cpuBefore = await cpuNow();
+    const load = await runUnaryLoadProcess({
+      url: `${platform.httpUrl("gateway")}/meridian.gateway.v1.GatewayService/PlaceOrder`,
+      headers: auth,
+      template: placeOrderTemplate,
+      accounts,
+      symbols: usdSymbols,
+      connections: spec.kind === "closed" ? spec.connections : openLoopInFlight,
+      ...(spec.kind === "open" ? { ratePerSecond: spec.rate } : {}),
+      warmupS: Number(args.warmup),
+      durationS: Number(args.duration),
+    });
+    const loadEnded = performance.now();
+    const cpuAfter = await cpuNow();
+    const calls = load.ok + load.warmupRequests + errorCount(load.errors);
+    const msPerCall = (seconds: number) => ((seconds * 1000) / calls).toFixed(2);
+    const cpuRows = [...cpuAfter.byName].map(([name, after]) => `${name} ${msPerCall(after - (cpuBefore.byName.get(name) ?? 0))}`);
+    let postgresS = 0;
+    for (const [pid, after] of cpuAfter.perBackend) postgresS += after - (cpuBefore.perBackend.get(pid) ?? 0);
+    cpuRows.push(`PostgreSQL backends ${msPerCall(postgresS)}`);
+    if (load.generatorCpuS !== undefined) cpuRows.push(`load generator ${msPerCall(load.generatorCpuS)}`);
+    // Every accepted order filled once; wait until portfolio has applied them all.
+    placedSoFar += load.ok + load.warmupRequests; // warm-up calls are successes too, unless errors say otherwise
+    const expected = BigInt(placedSoFar - errorCount(load.errors));
+    let applied = 0n;
+    for (const deadline = Date.now() + 120_000; Date.now() < deadline; await Bun.sleep(250)) {
+      applied = 0n;
+      for (const accountId of accounts) {
+        const { portfolio } = await gateway.getPortfolio({ accountId }, { headers: auth });
+        applied += portfolio?.fillsApplied ?? 0n;
+      }
+      if (applied >= expected) break;
     }
-    if (applied >= BigInt(placed - Object.values(load.errors).reduce((a, b) => a + b, 0))) break;
+    const drainS = (performance.now() - loadEnded) / 1000;
+    const what = spec.kind === "closed" ? `closed loop, ${spec.connections} connections` : `open loop, ${spec.rate}/s offered`;
+    rows.push(
+      `| ${what} | ${load.okPerSecond.toFixed(0)} | ${load.p50Ms.toFixed(1)} | ${load.p90Ms.toFixed(1)} | ${load.p99Ms.toFixed(1)} | ${load.maxMs.toFixed(1)} | ${JSON.stringify(load.errors)} | ${applied} (≥ ${expected}) | ${drainS.toFixed(1)} |`,
+    );
+    cpuLines.push(`- ${what}: ${cpuRows.join(", ")}.`);
+    console.log(rows.at(-1));
   }
-  const drainS = (performance.now() - loadEnded) / 1000;
   const lines = [
     "# PlaceOrder end to end, distributed (gateway → trading → PostgreSQL + outbox → Redis Streams → portfolio)",
     "",
-    `Taken ${new Date().toISOString()} on ${cpus().length} cores, Bun ${Bun.version}; load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(" ")}.`,
+    `Taken ${new Date().toISOString()} on ${cpus().length} cores (${cpus()[0]?.model ?? "unknown"}), Bun ${Bun.version}; load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(" ")}.`,
     "",
     "`bun bench/platform/place-order.ts`: all seven services as separate processes (gRPC between them) on the real",
-    `PostgreSQL and Redis; ${args.connections} keep-alive HTTP/1.1 connections send Connect JSON PlaceOrder calls to the gateway`,
+    "PostgreSQL and Redis; Connect JSON PlaceOrder calls to the gateway over keep-alive HTTP/1.1",
     `(API key), each a market buy of one share with its own idempotency key over ${accounts.length} accounts;`,
-    `${args.warmup} s warm-up, ${args.duration} s measured. Target of issue 7: ≥ 1,500 orders/s, p99 ≤ 25 ms.`,
+    `each run ${args.warmup} s warm-up, ${args.duration} s measured. Closed loop: each connection sends its next call when the`,
+    "last one answered. Open loop: calls due at the offered rate whatever the answers (at most",
+    `${openLoopInFlight} in flight), latency counted from when a call was due. Target of issue 7: ≥ 1,500 orders/s, p99 ≤ 25 ms.`,
     "",
-    "| orders/s | p50 ms | p90 ms | p99 ms | max ms | errors | fills applied by portfolio | drain after load, s |",
-    "|---|---|---|---|---|---|---|---|",
-    `| ${load.okPerSecond.toFixed(0)} | ${load.p50Ms.toFixed(1)} | ${load.p90Ms.toFixed(1)} | ${load.p99Ms.toFixed(1)} | ${load.maxMs.toFixed(1)} | ${JSON.stringify(load.errors)} | ${applied} | ${drainS.toFixed(1)} |`,
+    "| load | orders/s | p50 ms | p90 ms | p99 ms | max ms | errors | fills applied by portfolio (cumulative; at least the calls answered) | drain after load, s |",
+    "|---|---|---|---|---|---|---|---|---|",
+    ...rows,
     "",
-    `CPU ms per call (warm-up and measured calls; Redis not counted, it is shared): ${cpuRows.join(", ")}.`,
+    "CPU ms per call (warm-up and measured calls; Redis not counted, it is shared):",
+    ...cpuLines,
     "",
   ];
+  // The new run on top; the earlier runs (and their readings) stay below it.
+  const resultsUrl = new URL("./results.md", import.meta.url);
+  const earlier = (await Bun.file(resultsUrl).exists()) ? await Bun.file(resultsUrl).text() : "";
+  lines.push(earlier.replace(/^# .*\n/, "## The run before this one (what the readings below call \"the run above\", when they follow it)\n"));
   await Bun.write(new URL("./results.md", import.meta.url), lines.join("\n"));
   console.log(lines.join("\n"));
 } finally {

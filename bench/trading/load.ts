@@ -1,7 +1,10 @@
 /**
- * A reusable closed-loop load generator for one unary RPC over Connect JSON (HTTP/1.1,
- * keep-alive): `connections` workers each send the next request as soon as the previous one
- * answered, for a warm-up and then a measured period. Every request body is made fresh from a
+ * A reusable load generator for one unary RPC over Connect JSON (HTTP/1.1, keep-alive), for a
+ * warm-up and then a measured period. Closed loop (the default): `connections` workers each send
+ * the next request as soon as the previous one answered. Open loop (`ratePerSecond`): requests
+ * are due at a fixed rate whatever the answers, at most `connections` in flight; a request's
+ * latency counts from when it was due, so a server that falls behind is not flattered by the
+ * generator waiting for it (no coordinated omission). Every request body is made fresh from a
  * template, so calls that must differ (an idempotency key each) do.
  *
  * As a module: `runUnaryLoad(options)`. As its own process (so the load does not share the
@@ -22,7 +25,10 @@ export interface LoadSpec {
   readonly template: string;
   readonly accounts?: ReadonlyArray<string>;
   readonly symbols?: ReadonlyArray<string>;
+  /** Closed loop: the workers. Open loop: the most requests in flight at once. */
   readonly connections: number;
+  /** Open loop: requests due per second (none: closed loop). */
+  readonly ratePerSecond?: number;
   readonly warmupS: number;
   readonly durationS: number;
   /** Prefix of every $KEY (default: a random one per run). */
@@ -73,32 +79,59 @@ export async function runUnaryLoad(spec: LoadSpec): Promise<UnaryLoadResult> {
       .replaceAll("$SYMBOL", symbols[(worker * 7 + n) % symbols.length]!);
   };
 
+  /** One call, timed from `dueAt`; false once the measured period is over. */
+  const call = async (body: string, dueAt: number): Promise<boolean> => {
+    let code = "ok";
+    try {
+      const response = await fetch(spec.url, { method: "POST", headers, body });
+      const text = await response.text();
+      if (response.status !== 200) code = (JSON.parse(text) as { code?: string }).code ?? `http_${response.status}`;
+    } catch {
+      code = "network";
+    }
+    const doneAt = performance.now();
+    if (dueAt < measureFrom) {
+      warmupRequests += 1;
+      return true;
+    }
+    if (doneAt > stopAt) return false; // answered after the period: not counted
+    requests += 1;
+    latenciesMs.push(doneAt - dueAt);
+    if (code === "ok") ok += 1;
+    else errors[code] = (errors[code] ?? 0) + 1;
+    return true;
+  };
+
   const worker = async (index: number) => {
     for (let n = 0; ; n++) {
       const sentAt = performance.now();
-      if (sentAt >= stopAt) return;
-      let code = "ok";
-      try {
-        const response = await fetch(spec.url, { method: "POST", headers, body: bodyFor(index, n) });
-        const text = await response.text();
-        if (response.status !== 200) code = (JSON.parse(text) as { code?: string }).code ?? `http_${response.status}`;
-      } catch {
-        code = "network";
-      }
-      const doneAt = performance.now();
-      if (sentAt < measureFrom) {
-        warmupRequests += 1;
-        continue;
-      }
-      if (doneAt > stopAt) return; // answered after the period: not counted
-      requests += 1;
-      latenciesMs.push(doneAt - sentAt);
-      if (code === "ok") ok += 1;
-      else errors[code] = (errors[code] ?? 0) + 1;
+      if (sentAt >= stopAt || !(await call(bodyFor(index, n), sentAt))) return;
     }
   };
 
-  await Promise.all(Array.from({ length: spec.connections }, (_, i) => worker(i)));
+  // Open loop: every millisecond, send what has come due (late ones wait for a free slot, and
+  // their wait counts in their latency).
+  const openLoop = async (rate: number) => {
+    const calls = new Set<Promise<boolean>>();
+    for (let n = 0; ; ) {
+      const now = performance.now();
+      if (now >= stopAt) break;
+      const due = Math.floor(((now - startedAt) * rate) / 1000);
+      while (n < due && calls.size < spec.connections) {
+        const dueAt = startedAt + (n * 1000) / rate;
+        if (dueAt >= stopAt) break;
+        const sent = call(bodyFor(n % spec.connections, Math.floor(n / spec.connections)), dueAt);
+        calls.add(sent);
+        void sent.finally(() => calls.delete(sent));
+        n++;
+      }
+      await Bun.sleep(1);
+    }
+    await Promise.all(calls);
+  };
+
+  if (spec.ratePerSecond !== undefined) await openLoop(spec.ratePerSecond);
+  else await Promise.all(Array.from({ length: spec.connections }, (_, i) => worker(i)));
   latenciesMs.sort((a, b) => a - b);
   const at = (q: number) => latenciesMs[Math.min(latenciesMs.length - 1, Math.floor(q * latenciesMs.length))] ?? 0;
   return {
