@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { Data, Effect, Exit, Fiber, Layer, ManagedRuntime } from "effect";
+import { Context, Data, Effect, Exit, Fiber, Layer, ManagedRuntime, Scope } from "effect";
 import postgres from "postgres";
 import { Unavailable } from "../errors.js";
 import { GroupCommit, layerGroupCommit, type GroupCommitOptions, type Unit } from "./group-commit.js";
@@ -204,6 +204,37 @@ describe.each(["rerun", "savepoint"] as const)("group commit (%s)", (isolation) 
       await runtime.dispose();
     }
   });
+});
+
+test("at release, queued and running units finish; units submitted after fail with Unavailable", async () => {
+  const name = "release";
+  await admin`create table ${admin(schema)}.${admin(name)} (n int primary key, txid bigint not null)`;
+  const runtime = ManagedRuntime.make(layerSql({ url, schema, maxConnections: 4 }));
+  try {
+    const scope = await runtime.runPromise(Scope.make());
+    const services = await runtime.runPromise(Scope.provide(scope)(Layer.build(layerGroupCommit({ lanes: 1 }))));
+    const gc = Context.get(services, GroupCommit);
+    const run = (unit: Unit<unknown, never, never>) => runtime.runPromiseExit(gc.run(unit));
+    const insert = (n: number): Unit<unknown, never, never> => (tx) => Effect.promise(() => tx`insert into ${tx(name)} (n, txid) values (${n}, 0)`);
+    const started = gate();
+    const release = gate();
+    const blocker = run(() => Effect.promise(async () => {
+      started.open();
+      await release.opened;
+    }));
+    await started.opened;
+    const queuedUnits = [blocker, run(insert(1)), run(insert(2))];
+    const closed = runtime.runPromise(Scope.close(scope, Exit.void));
+    const late = await run(insert(3));
+    expect(late).toEqual(Exit.fail(new Unavailable({ reason: "database unavailable: group commit is shutting down" })));
+    release.open();
+    await closed;
+    expect((await Promise.all(queuedUnits)).every(Exit.isSuccess)).toBe(true);
+    const found = await admin<{ n: number }[]>`select n from ${admin(schema)}.${admin(name)} order by n`;
+    expect(found.map((r) => r.n)).toEqual([1, 2]);
+  } finally {
+    await runtime.dispose();
+  }
 });
 
 describe.each(["rerun", "savepoint"] as const)("group commit (%s), two lanes", (isolation) => {
