@@ -33,8 +33,27 @@ export interface FetchHandlerOptions {
   readonly httpRoutes?: ReadonlyArray<HttpRoute>;
 }
 
+/** A Fetch handler with the listener's peer lookup. */
+export type FetchHandler = (request: Request, peer?: PeerOf) => Promise<Response>;
+
+/**
+ * The server's Fetch handler, and the same handler narrowed to each unary method's path: a listener
+ * that routes by path itself (Bun.serve's `routes`) calls those and skips the path lookup.
+ */
+export interface FetchHandlers {
+  /** Serves every path (what `createFetchHandler` returns). */
+  readonly fetch: FetchHandler;
+  /** By path ("/pkg.Service/Method"): answers exactly as `fetch` does for a request to that path. */
+  readonly byPath: ReadonlyMap<string, FetchHandler>;
+}
+
 /** Serves every RPC route, health and readiness; never throws. */
-export function createFetchHandler(options: FetchHandlerOptions): (request: Request, peer?: PeerOf) => Promise<Response> {
+export function createFetchHandler(options: FetchHandlerOptions): FetchHandler {
+  return createFetchHandlers(options).fetch;
+}
+
+/** {@link createFetchHandler}, plus a handler per unary method's path. */
+export function createFetchHandlers(options: FetchHandlerOptions): FetchHandlers {
   const { routes, health, service, version } = options;
   const httpRoutes = options.httpRoutes ?? [];
   const maxMessageBytes = routes.options.maxMessageBytes;
@@ -63,7 +82,7 @@ export function createFetchHandler(options: FetchHandlerOptions): (request: Requ
     return unimplemented(request, path);
   };
   // Not async: the Connect unary fast path's promise is returned as it is, not wrapped in another.
-  return (request, peer) => {
+  const fetch: FetchHandler = (request, peer) => {
     const path = pathOf(request.url);
     const unary = routes.unary.get(path);
     if (unary !== undefined) {
@@ -72,6 +91,11 @@ export function createFetchHandler(options: FetchHandlerOptions): (request: Requ
     }
     return other(request, path, peer);
   };
+  const byPath = new Map<string, FetchHandler>();
+  for (const [path, unary] of routes.unary) {
+    byPath.set(path, (request, peer) => serveConnectUnary(unary, request, maxMessageBytes, peer) ?? other(request, path, peer));
+  }
+  return { fetch, byPath };
 }
 
 /** A route's answer; a route that throws gets a bare 500 and a log line, like any defect. */

@@ -26,12 +26,22 @@ export function listenHttp(options: {
   readonly port: number;
   readonly graceMs: number;
   readonly fetch: (request: Request, peer?: PeerOf) => Promise<Response>;
+  /**
+   * Handlers of exact paths, each answering as `fetch` would for that path: Bun matches them
+   * natively (Bun.serve `routes`), before and instead of `fetch`.
+   */
+  readonly byPath?: ReadonlyMap<string, (request: Request, peer?: PeerOf) => Promise<Response>>;
 }): Effect.Effect<Listener, ListenFailed, Scope.Scope> {
   return Effect.acquireRelease(
     Effect.try({
       try: () => {
         if (typeof Bun === "undefined") throw new Error("the HTTP listener needs Bun (run with bun)");
+        const routes: Record<string, (request: Request, server: Bun.Server<undefined>) => Promise<Response>> = {};
+        for (const [path, handler] of options.byPath ?? []) {
+          routes[path] = (request, server) => handler(request, () => peerOf(server.requestIP(request)));
+        }
         const server = Bun.serve({
+          routes,
           hostname: options.host,
           port: options.port,
           fetch: (request, server) => options.fetch(request, () => peerOf(server.requestIP(request))),

@@ -11,7 +11,7 @@ import { Lifecycle } from "../lifecycle.js";
 import { configureLogging, writeLogLine } from "../log.js";
 import { layerProcessMetrics } from "../telemetry/process.js";
 import { corsConfig, withCors, type CorsOptions } from "./cors.js";
-import { createFetchHandler, type HttpRoute } from "./fetch-handler.js";
+import { createFetchHandlers, type HttpRoute } from "./fetch-handler.js";
 import { grpcHealth, GrpcHealthService } from "./grpc-health.js";
 import { listenGrpc } from "./grpc-listener.js";
 import { listenHttp, type ListenFailed, type Listener } from "./http-listener.js";
@@ -74,14 +74,15 @@ export function serve<R>(
         shutdown: lifecycle.shutdown,
         logBodies: new Set(config.logBodies),
       });
+      const handlers = createFetchHandlers({ routes, health, service: options.name, version, httpRoutes: options.httpRoutes ?? [] });
+      const cors = options.cors ?? (yield* readConfig(corsConfig));
       const http = yield* listenHttp({
         host: config.host,
         port: config.httpPort,
         graceMs: config.shutdownGraceMs,
-        fetch: withCors(
-          createFetchHandler({ routes, health, service: options.name, version, httpRoutes: options.httpRoutes ?? [] }),
-          options.cors ?? (yield* readConfig(corsConfig)),
-        ),
+        fetch: withCors(handlers.fetch, cors),
+        // Unary paths routed by Bun itself; with CORS on, every request goes through its wrapper instead.
+        byPath: cors.allowedOrigins.length === 0 ? handlers.byPath : undefined,
       });
       const grpc = yield* listenGrpc({
         host: config.host,
