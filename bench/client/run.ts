@@ -21,8 +21,10 @@
  * flight for `--duration` seconds, calls/s and this process's CPU per call.
  * The table goes to stdout and bench/client/results.md.
  *
- * Many short rounds rather than a few long ones: a busy spell of the (shared)
- * machine then spoils a few pairs, and the median over rounds sets them aside.
+ * Within a round the variants take turns call by call (latency) and in short
+ * slices (throughput), so a spell of the machine's (a GC, the other core's load,
+ * a stretch of slow wake-ups) hits them alike; many short rounds rather than a
+ * few long ones, so a busy spell spoils a few pairs and the median sets them aside.
  *
  *   bun run bench/client/run.ts [--rounds 20] [--calls 1000] [--duration 1] [--concurrency 32]
  */
@@ -99,14 +101,11 @@ try {
 
   const samples: Record<string, Sample[]> = Object.fromEntries(Object.keys(variants).map((name) => [name, []]));
   const names = Object.keys(variants);
-  for (const name of names) await measure(variants[name]!); // warm-up: JIT, connections
+  await measureRound(variants, 0); // warm-up: JIT, connections
   for (let round = 0; round < rounds; round++) {
-    // Rotate the order each round so drift (GC, the other core's load) does not favour one variant.
-    const order = names.map((_, i) => names[(i + round) % names.length]!);
-    for (const name of order) {
-      samples[name]!.push(await measure(variants[name]!));
-      process.stderr.write(".");
-    }
+    const measured = await measureRound(variants, round);
+    for (const name of names) samples[name]!.push(measured[name]!);
+    process.stderr.write(".");
   }
   process.stderr.write("\n");
   await runtime.dispose();
@@ -118,35 +117,62 @@ try {
   server.stop();
 }
 
-/** One round of one variant: sequential latency, then throughput under concurrency. */
-async function measure(call: Call): Promise<Sample> {
-  const latencies = new Float64Array(sequentialCalls);
+/**
+ * One round of every variant, interleaved as finely as each measure allows, so that whatever the
+ * machine does meanwhile (GC, the other core's load, how soon an idle CPU wakes for an answer: on
+ * this VM a loopback round trip is ~2× slower in some stretches than in others) hits them alike:
+ * latency by single calls in turn (the order rotating call by call), then throughput in
+ * `slices` short slices per variant in turn.
+ */
+async function measureRound(variants: Record<string, Call>, round: number): Promise<Record<string, Sample>> {
+  const names = Object.keys(variants);
+  const latencies = Object.fromEntries(names.map((name) => [name, new Float64Array(sequentialCalls)]));
   for (let i = 0; i < sequentialCalls; i++) {
-    const started = performance.now();
-    await call();
-    latencies[i] = performance.now() - started;
+    for (let k = 0; k < names.length; k++) {
+      const name = names[(k + i + round) % names.length]!;
+      const started = performance.now();
+      await variants[name]!();
+      latencies[name]![i] = performance.now() - started;
+    }
   }
-  latencies.sort();
-  let done = 0;
-  const cpuBefore = process.cpuUsage();
-  const started = performance.now();
-  const until = started + durationMs;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < until) {
-        await call();
-        done++;
-      }
+  const slices = 4;
+  const totals = Object.fromEntries(names.map((name) => [name, { done: 0, elapsedMs: 0, cpuUs: 0 }]));
+  for (let slice = 0; slice < slices; slice++) {
+    for (let k = 0; k < names.length; k++) {
+      const name = names[(k + slice + round) % names.length]!;
+      const call = variants[name]!;
+      const total = totals[name]!;
+      const cpuBefore = process.cpuUsage();
+      const started = performance.now();
+      const until = started + durationMs / slices;
+      await Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          while (performance.now() < until) {
+            await call();
+            total.done++;
+          }
+        }),
+      );
+      total.elapsedMs += performance.now() - started;
+      const cpu = process.cpuUsage(cpuBefore);
+      total.cpuUs += cpu.user + cpu.system;
+    }
+  }
+  return Object.fromEntries(
+    names.map((name) => {
+      const sorted = latencies[name]!.sort();
+      const total = totals[name]!;
+      return [
+        name,
+        {
+          p50Us: sorted[Math.floor(sequentialCalls * 0.5)]! * 1000,
+          p99Us: sorted[Math.floor(sequentialCalls * 0.99)]! * 1000,
+          callsPerSecond: total.done / (total.elapsedMs / 1000),
+          cpuUsPerCall: total.cpuUs / total.done,
+        },
+      ];
     }),
   );
-  const elapsedMs = performance.now() - started;
-  const cpu = process.cpuUsage(cpuBefore);
-  return {
-    p50Us: latencies[Math.floor(sequentialCalls * 0.5)]! * 1000,
-    p99Us: latencies[Math.floor(sequentialCalls * 0.99)]! * 1000,
-    callsPerSecond: done / (elapsedMs / 1000),
-    cpuUsPerCall: (cpu.user + cpu.system) / done,
-  };
 }
 
 function median(values: number[]): number {
@@ -186,7 +212,7 @@ function render(samples: Record<string, Sample[]>): string {
     "# Client stack bench",
     "",
     `${new Date().toISOString()} · Bun ${Bun.version} · ${availableParallelism()} × ${cpus()[0]?.model ?? "cpu"} · load ${load1?.toFixed(2)}`,
-    `${rounds} rounds interleaved (the order rotates each round); per round ${sequentialCalls} sequential calls (latency) and ${durationMs / 1000} s at ${concurrency} in flight (throughput). Latency and calls/s are medians of rounds, client CPU the minimum; "vs base" for latency and calls/s is the median over rounds of each round's ratio to the baseline measured in that round, CPU's the ratio of the minima.`,
+    `${rounds} rounds; per round and variant ${sequentialCalls} sequential calls (latency), the variants taking turns call by call, then ${durationMs / 1000} s at ${concurrency} in flight (throughput) in 4 slices, the variants taking turns slice by slice (the order rotating). Latency and calls/s are medians of rounds, client CPU the minimum; "vs base" for latency and calls/s is the median over rounds of each round's ratio to the baseline measured in that round, CPU's the ratio of the minima.`,
     "Server: bench/servers/kit.ts in its own process, access log off. Calls: Echo over Connect binary, keep-alive HTTP/1.1 (fetch).",
     "",
     "| client | against | p50 µs | p50 vs base | p99 µs | calls/s | calls/s vs base | client CPU µs/call | CPU vs base |",
