@@ -10,8 +10,8 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { codeToHttpStatus, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { CallRecord, PeerOf } from "./call.js";
-import type { UnaryCall } from "./implement.js";
 import type { UnaryRoute } from "./routes.js";
+import { FastPathCall, invokeRoute, tooLarge } from "./fast-path.js";
 import { endCall, startCall } from "./rpc.js";
 
 const textDecoder = new TextDecoder();
@@ -70,32 +70,18 @@ function checkSize(body: Uint8Array | string, maxMessageBytes: number): void {
   if (size > maxMessageBytes) throw tooLarge(size, maxMessageBytes);
 }
 
-function tooLarge(size: number, max: number): ConnectError {
-  return new ConnectError(`message size ${size} is larger than configured readMaxBytes ${max}`, Code.ResourceExhausted);
-}
-
-/**
- * What the invoker sees of a fast-path call. The request's AbortSignal is made only when something
- * asks for it (a handler that outlives its first synchronous run, or a failure): making one costs
- * about as much as the rest of a trivial call.
- */
-class FetchCall implements UnaryCall {
-  private responseHeaders: Headers | undefined;
+/** What the invoker sees of a fast-path call: the request's own AbortSignal, asked for only when needed. */
+class FetchCall extends FastPathCall {
   constructor(
     private readonly request: Request,
-    readonly requestHeader: Headers,
-    readonly record: CallRecord,
-    readonly timeoutMs: number | undefined,
-  ) {}
+    requestHeader: Headers,
+    record: CallRecord,
+    timeoutMs: number | undefined,
+  ) {
+    super(requestHeader, record, timeoutMs);
+  }
   get signal(): AbortSignal {
     return this.request.signal;
-  }
-  responseHeader(): Headers {
-    return (this.responseHeaders ??= new Headers());
-  }
-  /** Headers the handler set, if any. */
-  get extraHeaders(): Headers | undefined {
-    return this.responseHeaders;
   }
 }
 
@@ -121,7 +107,7 @@ async function serve(
       checkSize(body, maxMessageBytes);
     }
     const input = decode(route, encoding, body);
-    let output = route.invoke.direct === undefined ? route.invoke(input, call) : route.invoke.direct(input, call);
+    let output = invokeRoute(route, input, call);
     if (output instanceof Promise) output = await output;
     const payload = encoding === "json" ? route.outputJson.encode(output) : toBinary(route.method.output, create(route.method.output, output as never));
     checkSize(payload, maxMessageBytes);

@@ -82,19 +82,15 @@ export function createFetchHandlers(options: FetchHandlerOptions): FetchHandlers
     return unimplemented(request, path);
   };
   // Not async: the Connect unary fast path's promise is returned as it is, not wrapped in another.
-  const fetch: FetchHandler = (request, peer) => {
-    const path = pathOf(request.url);
-    const unary = routes.unary.get(path);
-    if (unary !== undefined) {
-      const answered = serveConnectUnary(unary, request, maxMessageBytes, peer);
-      if (answered !== undefined) return answered;
-    }
-    return other(request, path, peer);
-  };
   const byPath = new Map<string, FetchHandler>();
   for (const [path, unary] of routes.unary) {
     byPath.set(path, (request, peer) => serveConnectUnary(unary, request, maxMessageBytes, peer) ?? other(request, path, peer));
   }
+  const fetch: FetchHandler = (request, peer) => {
+    const path = pathOf(request.url);
+    const unary = byPath.get(path);
+    return unary !== undefined ? unary(request, peer) : other(request, path, peer);
+  };
   return { fetch, byPath };
 }
 

@@ -14,8 +14,8 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { CallRecord, PeerOf } from "./call.js";
-import type { UnaryCall } from "./implement.js";
 import type { UnaryRoute } from "./routes.js";
+import { FastPathCall, invokeRoute, tooLarge } from "./fast-path.js";
 import { endCall, startCall } from "./rpc.js";
 
 /** What the fast path read but will not answer: the generic handler gets these bytes, then the rest of the request. */
@@ -119,16 +119,17 @@ function readMessage(req: http2.Http2ServerRequest, maxMessageBytes: number): Pr
  * What the invoker sees of a fast-path call. The AbortSignal (the client reset or closed the
  * stream before the answer) is made only when something asks for it.
  */
-class Http2Call implements UnaryCall {
-  private responseHeaders: Headers | undefined;
+class Http2Call extends FastPathCall {
   private controller: AbortController | undefined;
   answered = false;
   constructor(
     private readonly res: http2.Http2ServerResponse,
-    readonly requestHeader: Headers,
-    readonly record: CallRecord,
-    readonly timeoutMs: number | undefined,
-  ) {}
+    requestHeader: Headers,
+    record: CallRecord,
+    timeoutMs: number | undefined,
+  ) {
+    super(requestHeader, record, timeoutMs);
+  }
   get signal(): AbortSignal {
     if (this.controller === undefined) {
       const controller = (this.controller = new AbortController());
@@ -140,13 +141,6 @@ class Http2Call implements UnaryCall {
       else stream.once("close", onClose);
     }
     return this.controller.signal;
-  }
-  responseHeader(): Headers {
-    return (this.responseHeaders ??= new Headers());
-  }
-  /** Headers the handler set, if any. */
-  get extraHeaders(): Headers | undefined {
-    return this.responseHeaders;
   }
 }
 
@@ -167,16 +161,12 @@ async function serve(
   const record: CallRecord = startCall(route.method, header, "grpc", peer);
   const call = new Http2Call(res, header, record, timeoutMs);
   try {
-    if (read.kind === "tooLarge") {
-      throw new ConnectError(`message size ${read.size} is larger than configured readMaxBytes ${maxMessageBytes}`, Code.ResourceExhausted);
-    }
+    if (read.kind === "tooLarge") throw tooLarge(read.size, maxMessageBytes);
     const input = decode(route, read.bytes);
-    let output = route.invoke.direct === undefined ? route.invoke(input, call) : route.invoke.direct(input, call);
+    let output = invokeRoute(route, input, call);
     if (output instanceof Promise) output = await output;
     const payload = toBinary(route.method.output, create(route.method.output, output as never));
-    if (payload.byteLength > maxMessageBytes) {
-      throw new ConnectError(`message size ${payload.byteLength} is larger than configured writeMaxBytes ${maxMessageBytes}`, Code.ResourceExhausted);
-    }
+    if (payload.byteLength > maxMessageBytes) throw tooLarge(payload.byteLength, maxMessageBytes, "writeMaxBytes");
     const frame = Buffer.allocUnsafe(5 + payload.byteLength);
     frame[0] = 0;
     frame.writeUInt32BE(payload.byteLength, 1);
