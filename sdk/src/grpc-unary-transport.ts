@@ -10,7 +10,7 @@
  */
 import type * as http2 from "node:http2";
 import { Code, ConnectError, createContextValues, type Interceptor, type Transport, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
-import { createMethodUrl, runUnaryCall } from "@connectrpc/connect/protocol";
+import { createMethodUrl, encodeEnvelope, runUnaryCall } from "@connectrpc/connect/protocol";
 import { headerGrpcStatus, requestHeader, validateResponse, validateTrailer } from "@connectrpc/connect/protocol-grpc";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { fromBinary, toBinary, type DescMessage, type DescMethodUnary } from "@bufbuild/protobuf";
@@ -69,11 +69,7 @@ async function call<I extends DescMessage, O extends DescMessage>(
   req: UnaryRequest<I, O>,
 ): Promise<UnaryResponse<I, O>> {
   const method = req.method as DescMethodUnary<I, O>;
-  const payload = toBinary(method.input, req.message);
-  const frame = new Uint8Array(5 + payload.byteLength);
-  new DataView(frame.buffer).setUint32(1, payload.byteLength);
-  frame.set(payload, 5);
-  const answer = await exchange(sessionManager, req, frame);
+  const answer = await exchange(sessionManager, req, encodeEnvelope(0, toBinary(method.input, req.message)));
   const { headerError } = validateResponse(answer.status, answer.header);
   const message = parseMessage(method.output, answer.body);
   validateTrailer(answer.trailer, answer.header);

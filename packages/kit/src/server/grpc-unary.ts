@@ -11,6 +11,7 @@
  */
 import * as http2 from "node:http2";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { encodeEnvelope } from "@connectrpc/connect/protocol";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { CallRecord, PeerOf } from "./call.js";
@@ -167,10 +168,7 @@ async function serve(
     if (output instanceof Promise) output = await output;
     const payload = toBinary(route.method.output, create(route.method.output, output as never));
     if (payload.byteLength > maxMessageBytes) throw tooLarge(payload.byteLength, maxMessageBytes, "writeMaxBytes");
-    const frame = Buffer.allocUnsafe(5 + payload.byteLength);
-    frame[0] = 0;
-    frame.writeUInt32BE(payload.byteLength, 1);
-    frame.set(payload, 5);
+    const frame = encodeEnvelope(0, payload);
     call.answered = true;
     if (res.stream.closed || res.stream.destroyed) {
       endCall(route.method, record, 200);
