@@ -1,9 +1,35 @@
 /**
  * Connect over fetch: the transport of browsers, Bun and Deno, and of any
  * client made from a `baseUrl`.
+ *
+ * Unary calls take a lean path: connect-web's steps and checks (its request
+ * headers, GET for `NO_SIDE_EFFECTS`, `validateResponse`, errors from the JSON
+ * error body, `trailer-` headers as trailers) around one fetch, run by
+ * {@link runUnary} instead of connect's `runUnaryCall`, with each method's
+ * serializers made once. Server streams go through connect-web's transport.
  */
-import { Code, ConnectError, type Interceptor, type Transport } from "@connectrpc/connect";
+import { fromJson, type DescMethod } from "@bufbuild/protobuf";
+import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
+import {
+  appendHeaders,
+  Code,
+  ConnectError,
+  createContextValues,
+  type Interceptor,
+  type Transport,
+  type UnaryRequest,
+  type UnaryResponse,
+} from "@connectrpc/connect";
+import { createClientMethodSerializers, createMethodUrl, getJsonOptions } from "@connectrpc/connect/protocol";
+import {
+  errorFromJson,
+  requestHeader,
+  trailerDemux,
+  transformConnectPostToGetRequest,
+  validateResponse,
+} from "@connectrpc/connect/protocol-connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
+import { runUnary, withInterceptors } from "./unary-call.js";
 
 /** A Connect endpoint reached with fetch, and how to talk to it. */
 export interface FetchTransportOptions {
@@ -25,14 +51,104 @@ export interface FetchTransportOptions {
  * reset, blocked by CORS) fails as `unavailable`, which the retry policy and breakers understand.
  */
 export function createFetchTransport(options: FetchTransportOptions): Transport {
-  return createConnectTransport({
+  const useBinaryFormat = options.useBinaryFormat ?? false;
+  const fetch = unreachableAsUnavailable(options.baseUrl, options.fetch);
+  const streaming = createConnectTransport({
     baseUrl: options.baseUrl,
-    useBinaryFormat: options.useBinaryFormat ?? false,
+    useBinaryFormat,
     useHttpGet: true,
     interceptors: [...(options.interceptors ?? [])],
     ...(options.defaultTimeoutMs === undefined ? {} : { defaultTimeoutMs: options.defaultTimeoutMs }),
-    fetch: unreachableAsUnavailable(options.baseUrl, options.fetch),
+    fetch,
   });
+  const methods = methodsOf(options.baseUrl, useBinaryFormat);
+  const send = withInterceptors(sendUnary(fetch, methods, useBinaryFormat), options.interceptors);
+  return {
+    unary(method, signal, timeoutMs, header, message, contextValues) {
+      // As connect-web: no timeoutMs takes the default; 0 or less, none.
+      const deadline = timeoutMs === undefined ? options.defaultTimeoutMs : timeoutMs <= 0 ? undefined : timeoutMs;
+      return runUnary(send, signal, deadline, {
+        stream: false,
+        service: method.parent,
+        method,
+        requestMethod: "POST",
+        url: methods(method).url,
+        header: requestHeader(method.methodKind, useBinaryFormat, deadline, header, false),
+        contextValues: contextValues ?? createContextValues(),
+        message,
+      });
+    },
+    stream: (...args) => streaming.stream(...args),
+  };
+}
+
+/** What a method's calls share: its URL and serializers, made on its first call. */
+interface MethodWire extends ReturnType<typeof createClientMethodSerializers> {
+  readonly url: string;
+}
+
+function methodsOf(baseUrl: string, useBinaryFormat: boolean): (method: DescMethod) => MethodWire {
+  const made = new WeakMap<DescMethod, MethodWire>();
+  return (method) => {
+    let wire = made.get(method);
+    if (wire === undefined) {
+      wire = { url: createMethodUrl(baseUrl, method), ...createClientMethodSerializers(method as never, useBinaryFormat) };
+      made.set(method, wire);
+    }
+    return wire;
+  };
+}
+
+/** connect-web's: unknown JSON fields in an answer are ignored. */
+const jsonOptions = getJsonOptions(undefined);
+
+/** One unary request over fetch and its answer, checked as connect-web checks it. */
+function sendUnary(fetch: typeof globalThis.fetch, methods: (method: DescMethod) => MethodWire, useBinaryFormat: boolean) {
+  return async (request: UnaryRequest): Promise<UnaryResponse> => {
+    const method = request.method;
+    const { serialize, parse } = methods(method);
+    let req = request;
+    let body: Uint8Array | null = null;
+    if (method.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS) {
+      req = transformConnectPostToGetRequest(request, serialize(request.message), useBinaryFormat);
+    } else {
+      body = serialize(request.message);
+    }
+    const response = await fetch(req.url, {
+      redirect: "error",
+      method: req.requestMethod,
+      headers: req.header,
+      signal: req.signal,
+      body: body as BodyInit | null,
+    });
+    const { isUnaryError, unaryError } = validateResponse(method.methodKind, useBinaryFormat, response.status, response.headers);
+    if (isUnaryError) {
+      throw errorFromJson((await response.json()) as never, appendHeaders(...trailerDemux(response.headers)), unaryError);
+    }
+    const [header, trailer] = splitTrailers(response.headers);
+    return {
+      stream: false,
+      service: method.parent,
+      method,
+      header,
+      message: useBinaryFormat
+        ? parse(new Uint8Array(await response.arrayBuffer()))
+        : fromJson(method.output, (await response.json()) as never, jsonOptions),
+      trailer,
+    } as UnaryResponse;
+  };
+}
+
+/**
+ * connect's `trailerDemux` (`trailer-` fields are the trailer), without copying
+ * the headers when there is no trailer, as most answers have none.
+ */
+function splitTrailers(headers: Headers): [Headers, Headers] {
+  let hasTrailer = false;
+  headers.forEach((_, key) => {
+    if (!hasTrailer && key.startsWith("trailer-")) hasTrailer = true;
+  });
+  return hasTrailer ? trailerDemux(headers) : [headers, new Headers()];
 }
 
 function unreachableAsUnavailable(baseUrl: string, given: typeof globalThis.fetch | undefined): typeof globalThis.fetch {

@@ -1,0 +1,92 @@
+/**
+ * How the SDK's lean transports run a unary call: connect's `runUnaryCall`
+ * contract (interceptors in order, the input normalized, a signal that aborts
+ * when the caller cancels or the deadline passes, every failure a ConnectError,
+ * `canceled` or `deadline_exceeded` once aborted) for less work per call.
+ *
+ * connect makes three AbortControllers per call (the deadline's, a linked one
+ * and the caller's links), and aborts the call's signal when the call succeeds,
+ * which makes an AbortError and runs fetch's abort listener. Here a call has one
+ * controller, a timer and at most one listener on the caller's signal, and a
+ * call that succeeded is not aborted: by then its answer has been read whole,
+ * nothing is left to release. On Bun's fetch that is 10–15 µs of client CPU a call.
+ */
+import { create, type DescMessage } from "@bufbuild/protobuf";
+import { Code, ConnectError, type Interceptor, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
+import { getAbortSignalReason } from "@connectrpc/connect/protocol";
+
+/** Sends a request: the transport's own step, after the interceptors. */
+export type SendUnary = (request: UnaryRequest) => Promise<UnaryResponse>;
+
+/** The request of a call, as the transport builds it: the message may be partial, the signal is the runner's. */
+export type UnaryCallRequest = Omit<UnaryRequest, "signal" | "message"> & { readonly message: unknown };
+
+/**
+ * The interceptors around `send`, composed once per transport (connect composes
+ * them on every call): the first interceptor is the outermost.
+ */
+export function withInterceptors(send: SendUnary, interceptors: ReadonlyArray<Interceptor> | undefined): SendUnary {
+  let next = send as (request: UnaryRequest) => Promise<UnaryResponse>;
+  for (let i = (interceptors?.length ?? 0) - 1; i >= 0; i--) {
+    next = interceptors![i]!(next as never) as typeof next;
+  }
+  return next;
+}
+
+/**
+ * Runs one unary call through `send` (interceptors included): aborted by the
+ * caller's signal or by the deadline (`timeoutMs`, none when undefined; 0 or
+ * less: passed already), rejecting with a ConnectError, `canceled` or the
+ * deadline's `deadline_exceeded` when aborted. The timer and the listener on the
+ * caller's signal are gone when it settles.
+ */
+export function runUnary<I extends DescMessage, O extends DescMessage>(
+  send: SendUnary,
+  callerSignal: AbortSignal | undefined,
+  timeoutMs: number | undefined,
+  request: UnaryCallRequest,
+): Promise<UnaryResponse<I, O>> {
+  const controller = new AbortController();
+  const signal = controller.signal;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const onCallerAbort = () => {
+    if (!signal.aborted) controller.abort(getAbortSignalReason(callerSignal!));
+  };
+  if (callerSignal !== undefined) {
+    if (callerSignal.aborted) onCallerAbort();
+    else callerSignal.addEventListener("abort", onCallerAbort);
+  }
+  if (timeoutMs !== undefined && !signal.aborted) {
+    if (timeoutMs <= 0) onDeadline(controller);
+    else timer = setTimeout(onDeadline, timeoutMs, controller);
+  }
+  const done = () => {
+    if (timer !== undefined) clearTimeout(timer);
+    callerSignal?.removeEventListener("abort", onCallerAbort);
+  };
+  let sent: Promise<UnaryResponse>;
+  try {
+    sent = send({ ...request, message: create(request.method.input, request.message as never), signal } as UnaryRequest);
+  } catch (e) {
+    sent = Promise.reject(e);
+  }
+  return sent.then(
+    (response) => {
+      done();
+      return response as UnaryResponse<I, O>;
+    },
+    (reason: unknown) => {
+      // The signal's reason wins: fetch reports an abort as its own AbortError, without it.
+      const error = signal.aborted
+        ? ConnectError.from(getAbortSignalReason(signal), Code.Canceled)
+        : ConnectError.from(reason);
+      if (!signal.aborted) controller.abort(error);
+      done();
+      throw error;
+    },
+  );
+}
+
+function onDeadline(controller: AbortController): void {
+  controller.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded));
+}
