@@ -4,8 +4,9 @@
  * this process calls its Echo method over Connect binary on keep-alive
  * HTTP/1.1 (fetch) through each client, in the same run, rounds interleaved:
  *
- *   bare          connect's Promise client on the bare fetch transport (no policies)
+ *   bare          connect's Promise client on connect-web's fetch transport (no policies): the reference
  *   bare+deadline the same with a 5 s timeoutMs on each call: the price of "a deadline on every call" alone
+ *   sdk-transport connect's Promise client on the SDK's fetch transport (its lean unary path), no policies
  *   sdk           the SDK's Promise client, default policies on (deadline, retry, breaker, bulkhead, balancing)
  *   bare-effect   the bare client inside Effect (Effect.tryPromise, aborting on interruption): what any Effect caller pays
  *   bare-effect+deadline  the same with a 5 s timeoutMs
@@ -34,6 +35,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { create } from "@bufbuild/protobuf";
 import { createClient, type Transport } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-web";
 import { Effect, Layer, ManagedRuntime } from "effect";
 import { layerClient, LocalServices, newTraceparent, ServiceClient } from "../../packages/kit/src/client/index.js";
 import { configureLogging } from "../../packages/kit/src/log.js";
@@ -68,7 +70,9 @@ configureLogging({ level: "info" }); // the services' default: the per-call debu
 try {
   const baseUrl = server.url;
   const request = { message: "hello, meridian", number: 42 };
-  const bare = createClient(Bench.desc, createFetchTransport({ baseUrl, useBinaryFormat: true }));
+  // The reference: connect-web's own transport, as the SDK's is configured (binary, GET for NO_SIDE_EFFECTS).
+  const bare = createClient(Bench.desc, createConnectTransport({ baseUrl, useBinaryFormat: true, useHttpGet: true }));
+  const sdkTransport = createClient(Bench.desc, createFetchTransport({ baseUrl, useBinaryFormat: true }));
   const sdk = createMeridianClient(Bench, { transport: createFetchTransport({ baseUrl, useBinaryFormat: true }) });
   const sdkEffect = createEffectClient(Bench, { transport: createFetchTransport({ baseUrl, useBinaryFormat: true }) });
   const runtime = ManagedRuntime.make(layerClient(Bench, { env: { MERIDIAN_BENCH_URL: baseUrl } }));
@@ -77,6 +81,7 @@ try {
   const variants: Record<string, Call> = {
     bare: () => bare.echo(request),
     "bare+deadline": () => bare.echo(request, { timeoutMs: 5000 }),
+    "sdk-transport": () => sdkTransport.echo(request),
     sdk: () => sdk.echo(request),
     "bare-effect": () => Effect.runPromise(Effect.tryPromise((signal) => bare.echo(request, { signal }))),
     "bare-effect+deadline": () =>
@@ -213,13 +218,13 @@ function render(samples: Record<string, Sample[]>): string {
     "",
     `${new Date().toISOString()} · Bun ${Bun.version} · ${availableParallelism()} × ${cpus()[0]?.model ?? "cpu"} · load ${load1?.toFixed(2)}`,
     `${rounds} rounds; per round and variant ${sequentialCalls} sequential calls (latency), the variants taking turns call by call, then ${durationMs / 1000} s at ${concurrency} in flight (throughput) in 4 slices, the variants taking turns slice by slice (the order rotating). Latency and calls/s are medians of rounds, client CPU the minimum; "vs base" for latency and calls/s is the median over rounds of each round's ratio to the baseline measured in that round, CPU's the ratio of the minima.`,
-    "Server: bench/servers/kit.ts in its own process, access log off. Calls: Echo over Connect binary, keep-alive HTTP/1.1 (fetch).",
+    "Server: bench/servers/kit.ts in its own process, access log off. Calls: Echo (`NO_SIDE_EFFECTS`, so Connect GET) over Connect binary, keep-alive HTTP/1.1 (fetch). `bare` is connect-web's transport; the SDK's rows use the SDK's fetch transport.",
     "",
     "| client | against | p50 µs | p50 vs base | p99 µs | calls/s | calls/s vs base | client CPU µs/call | CPU vs base |",
     "|---|---|---|---|---|---|---|---|---|",
     ...rows,
     "",
-    "Targets: ≤ 5% added p50 latency and ≤ 5% throughput loss for the client stack against a bare transport, same face.",
+    "Targets: ≤ 5% added p50 latency and ≤ 5% throughput loss for the client stack against a bare connect transport, same face.",
     "",
   ].join("\n");
 }

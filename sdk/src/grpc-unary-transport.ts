@@ -5,15 +5,16 @@
  * (headers, one DATA message, trailers) and checked with connect's own gRPC
  * rules (`validateResponse`, `validateTrailer`, `findTrailerError`), so
  * deadlines (`grpc-timeout`), interceptors, headers, trailers and typed
- * errors with details behave as connect's gRPC transport. Server streams go
- * to connect-node's gRPC transport on the same session.
+ * errors with details behave as connect's gRPC transport; calls run by
+ * {@link runUnary}. Server streams go to connect-node's gRPC transport on the same session.
  */
 import type * as http2 from "node:http2";
 import { Code, ConnectError, createContextValues, type Interceptor, type Transport, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
-import { createMethodUrl, encodeEnvelope, runUnaryCall } from "@connectrpc/connect/protocol";
+import { createMethodUrl, encodeEnvelope } from "@connectrpc/connect/protocol";
 import { headerGrpcStatus, requestHeader, validateResponse, validateTrailer } from "@connectrpc/connect/protocol-grpc";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { fromBinary, toBinary, type DescMessage, type DescMethodUnary } from "@bufbuild/protobuf";
+import { runUnary, withInterceptors } from "./unary-call.js";
 
 /** What the transport needs; the same names as connect-node's gRPC transport options. */
 export interface GrpcUnaryTransportOptions {
@@ -32,25 +33,20 @@ export function createGrpcUnaryTransport(options: GrpcUnaryTransportOptions): Tr
     sessionManager,
     ...(options.defaultTimeoutMs === undefined ? {} : { defaultTimeoutMs: options.defaultTimeoutMs }),
   });
+  const send = withInterceptors((req) => call(sessionManager, req), interceptors);
   return {
     unary(method, signal, timeoutMs, header, message, contextValues) {
       const deadline = timeoutMs === undefined ? options.defaultTimeoutMs : timeoutMs <= 0 ? undefined : timeoutMs;
-      return runUnaryCall({
-        interceptors,
-        signal,
-        timeoutMs: deadline,
-        req: {
-          stream: false,
-          service: method.parent,
-          method,
-          requestMethod: "POST",
-          url: createMethodUrl(options.baseUrl, method),
-          header: requestHeader(true, deadline, header),
-          contextValues: contextValues ?? createContextValues(),
-          message,
-        },
-        next: (req) => call(sessionManager, req),
-      }) as never;
+      return runUnary(send, signal, deadline, {
+        stream: false,
+        service: method.parent,
+        method,
+        requestMethod: "POST",
+        url: createMethodUrl(options.baseUrl, method),
+        header: requestHeader(true, deadline, header),
+        contextValues: contextValues ?? createContextValues(),
+        message,
+      });
     },
     stream: (...args) => streaming.stream(...args),
   };
