@@ -5,8 +5,8 @@
  * Unary calls take a lean path: connect-web's steps and checks (its request
  * headers, GET for `NO_SIDE_EFFECTS`, `validateResponse`, errors from the JSON
  * error body, `trailer-` headers as trailers) around one fetch, run by
- * {@link runUnary} instead of connect's `runUnaryCall`, with each method's
- * serializers made once. Server streams go through connect-web's transport.
+ * {@link runUnary} instead of connect's `runUnaryCall`, with each method's URL
+ * and serializers made once. Server streams go through connect-web's transport.
  */
 import { fromJson, type DescMethod } from "@bufbuild/protobuf";
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
@@ -125,7 +125,7 @@ function sendUnary(fetch: typeof globalThis.fetch, methods: (method: DescMethod)
     if (isUnaryError) {
       throw errorFromJson((await response.json()) as never, appendHeaders(...trailerDemux(response.headers)), unaryError);
     }
-    const [header, trailer] = splitTrailers(response.headers);
+    const [header, trailer] = trailerDemux(response.headers);
     return {
       stream: false,
       service: method.parent,
@@ -137,18 +137,6 @@ function sendUnary(fetch: typeof globalThis.fetch, methods: (method: DescMethod)
       trailer,
     } as UnaryResponse;
   };
-}
-
-/**
- * connect's `trailerDemux` (`trailer-` fields are the trailer), without copying
- * the headers when there is no trailer, as most answers have none.
- */
-function splitTrailers(headers: Headers): [Headers, Headers] {
-  let hasTrailer = false;
-  headers.forEach((_, key) => {
-    if (!hasTrailer && key.startsWith("trailer-")) hasTrailer = true;
-  });
-  return hasTrailer ? trailerDemux(headers) : [headers, new Headers()];
 }
 
 function unreachableAsUnavailable(baseUrl: string, given: typeof globalThis.fetch | undefined): typeof globalThis.fetch {
