@@ -29,7 +29,7 @@ import {
   validateResponse,
 } from "@connectrpc/connect/protocol-connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
-import { runUnary, withInterceptors } from "./unary-call.js";
+import { runUnary } from "./unary-call.js";
 
 /** A Connect endpoint reached with fetch, and how to talk to it. */
 export interface FetchTransportOptions {
@@ -53,21 +53,22 @@ export interface FetchTransportOptions {
 export function createFetchTransport(options: FetchTransportOptions): Transport {
   const useBinaryFormat = options.useBinaryFormat ?? false;
   const fetch = unreachableAsUnavailable(options.baseUrl, options.fetch);
+  const interceptors = [...(options.interceptors ?? [])];
   const streaming = createConnectTransport({
     baseUrl: options.baseUrl,
     useBinaryFormat,
     useHttpGet: true,
-    interceptors: [...(options.interceptors ?? [])],
+    interceptors,
     ...(options.defaultTimeoutMs === undefined ? {} : { defaultTimeoutMs: options.defaultTimeoutMs }),
     fetch,
   });
   const methods = methodsOf(options.baseUrl, useBinaryFormat);
-  const send = withInterceptors(sendUnary(fetch, methods, useBinaryFormat), options.interceptors);
+  const send = sendUnary(fetch, methods, useBinaryFormat);
   return {
     unary(method, signal, timeoutMs, header, message, contextValues) {
       // As connect-web: no timeoutMs takes the default; 0 or less, none.
       const deadline = timeoutMs === undefined ? options.defaultTimeoutMs : timeoutMs <= 0 ? undefined : timeoutMs;
-      return runUnary(send, signal, deadline, {
+      return runUnary(interceptors, send, signal, deadline, {
         stream: false,
         service: method.parent,
         method,
@@ -139,7 +140,8 @@ function sendUnary(fetch: typeof globalThis.fetch, methods: (method: DescMethod)
   };
 }
 
-function unreachableAsUnavailable(baseUrl: string, given: typeof globalThis.fetch | undefined): typeof globalThis.fetch {
+/** `fetch` (or the given one) failing as `unavailable` when the request never reached the server; an aborted request fails as fetch says. */
+export function unreachableAsUnavailable(baseUrl: string, given: typeof globalThis.fetch | undefined): typeof globalThis.fetch {
   const fetchOf = (input: RequestInfo | URL, init?: RequestInit) =>
     // A bare reference to a browser's fetch throws "Illegal invocation" when called detached.
     given === undefined ? globalThis.fetch(input, init) : given(input, init);

@@ -14,7 +14,7 @@ import { createMethodUrl, encodeEnvelope } from "@connectrpc/connect/protocol";
 import { headerGrpcStatus, requestHeader, validateResponse, validateTrailer } from "@connectrpc/connect/protocol-grpc";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { fromBinary, toBinary, type DescMessage, type DescMethodUnary } from "@bufbuild/protobuf";
-import { runUnary, withInterceptors } from "./unary-call.js";
+import { runUnary } from "./unary-call.js";
 
 /** What the transport needs; the same names as connect-node's gRPC transport options. */
 export interface GrpcUnaryTransportOptions {
@@ -33,11 +33,11 @@ export function createGrpcUnaryTransport(options: GrpcUnaryTransportOptions): Tr
     sessionManager,
     ...(options.defaultTimeoutMs === undefined ? {} : { defaultTimeoutMs: options.defaultTimeoutMs }),
   });
-  const send = withInterceptors((req) => call(sessionManager, req), interceptors);
+  const send = (req: UnaryRequest) => call(sessionManager, req);
   return {
     unary(method, signal, timeoutMs, header, message, contextValues) {
       const deadline = timeoutMs === undefined ? options.defaultTimeoutMs : timeoutMs <= 0 ? undefined : timeoutMs;
-      return runUnary(send, signal, deadline, {
+      return runUnary(interceptors, send, signal, deadline, {
         stream: false,
         service: method.parent,
         method,

@@ -22,25 +22,15 @@ export type SendUnary = (request: UnaryRequest) => Promise<UnaryResponse>;
 export type UnaryCallRequest = Omit<UnaryRequest, "signal" | "message"> & { readonly message: unknown };
 
 /**
- * The interceptors around `send`, composed once per transport (connect composes
- * them on every call): the first interceptor is the outermost.
- */
-export function withInterceptors(send: SendUnary, interceptors: ReadonlyArray<Interceptor> | undefined): SendUnary {
-  let next = send as (request: UnaryRequest) => Promise<UnaryResponse>;
-  for (let i = (interceptors?.length ?? 0) - 1; i >= 0; i--) {
-    next = interceptors![i]!(next as never) as typeof next;
-  }
-  return next;
-}
-
-/**
- * Runs one unary call through `send` (interceptors included): aborted by the
+ * Runs one unary call through the interceptors (the first is the outermost;
+ * each made anew for the call, as connect does) and `send`: aborted by the
  * caller's signal or by the deadline (`timeoutMs`, none when undefined; 0 or
  * less: passed already), rejecting with a ConnectError, `canceled` or the
  * deadline's `deadline_exceeded` when aborted. The timer and the listener on the
  * caller's signal are gone when it settles.
  */
 export function runUnary<I extends DescMessage, O extends DescMessage>(
+  interceptors: ReadonlyArray<Interceptor> | undefined,
   send: SendUnary,
   callerSignal: AbortSignal | undefined,
   timeoutMs: number | undefined,
@@ -64,11 +54,15 @@ export function runUnary<I extends DescMessage, O extends DescMessage>(
     if (timer !== undefined) clearTimeout(timer);
     callerSignal?.removeEventListener("abort", onCallerAbort);
   };
+  let next = send;
+  for (let i = (interceptors?.length ?? 0) - 1; i >= 0; i--) next = interceptors![i]!(next as never) as SendUnary;
   let sent: Promise<UnaryResponse>;
   try {
-    sent = send({ ...request, message: create(request.method.input, request.message as never), signal } as UnaryRequest);
+    sent = next({ ...request, message: create(request.method.input, request.message as never), signal } as UnaryRequest);
   } catch (e) {
-    sent = Promise.reject(e);
+    // As connect's runUnaryCall: what an interceptor throws at once reaches the caller as it is.
+    done();
+    return Promise.reject(e);
   }
   return sent.then(
     (response) => {
