@@ -71,6 +71,23 @@ describe("PlaceOrder", () => {
     expect(orders.length).toBe(1);
   });
 
+  test("a retry is answered with its order even once the symbol no longer trades (the refusal asks the database)", async () => {
+    const universe = t.clientOf(Universe);
+    await run(universe.upsertSecurity({ security: { symbol: "FADE", name: "Fading Co", sector: Sector.ENERGY, currency: "USD", active: true } }));
+    await t.ingest("FADE", [["2024-01-05", 10_000_000n, 10_000_000n, 10_000_000n, 10_000_000n]]);
+    const accountId = await t.openAccount(1_000_000n);
+    // The account's first order makes it known to trading: later placements skip the lookup.
+    const request = buy(accountId, { symbol: "FADE", quantity: 1n });
+    const first = await run(t.client.placeOrder(request));
+    await run(universe.upsertSecurity({ security: { symbol: "FADE", name: "Fading Co", sector: Sector.ENERGY, currency: "USD", active: false } }));
+    // Trading's cache of the security lasts a few seconds: wait until a new order is refused.
+    await until(async () => (await failureOf(t.client.placeOrder(buy(accountId, { symbol: "FADE", quantity: 1n }))).catch(() => undefined))?._tag === "SymbolNotTradable", 10_000);
+    const again = await run(t.client.placeOrder(request));
+    expect(again).toMatchObject({ created: false, order: { orderId: first.order!.orderId } });
+    const reused = await failureOf(t.client.placeOrder({ ...request, quantity: 2n }));
+    expect(reused).toMatchObject({ _tag: "IdempotencyKeyReused", orderId: first.order!.orderId });
+  }, 20_000);
+
   test("a buy beyond the buying power is InsufficientFunds with both amounts", async () => {
     const accountId = await t.openAccount(100_000n);
     // 10 × $100.05 = 100,050 cents + 100 fee > 100,000.

@@ -7,7 +7,7 @@ import { implement, InvalidArgument, nextPageToken, readPage, RequestContext } f
 import type { EventMeta } from "@meridian/kit/events";
 import { OrderStatus, OrderType, Trading } from "@meridian/sdk/trading";
 import { marketFillPriceMicros } from "./domain/execution.js";
-import { checkAccountId, checkOrderId, sameTerms, validateOrder, type Violation } from "./domain/order.js";
+import { checkAccountId, checkOrderId, sameTerms, validateOrder, type OrderTerms, type Violation } from "./domain/order.js";
 import { TradingConfig } from "./config.js";
 import {
   CurrencyMismatch,
@@ -22,6 +22,7 @@ import {
 import { Downstream } from "./downstream.js";
 import { toOrder } from "./messages.js";
 import { OrderStore } from "./store.js";
+import type { AccountFacts, OrderRecord } from "./records.js";
 
 /** ListOrders pages: 50 by default, at most 500. */
 export const pageLimits = { defaultSize: 50, maxSize: 500 } as const;
@@ -35,34 +36,48 @@ export const tradingHandlers = Effect.gen(function* () {
   const settings = yield* Effect.service(TradingConfig);
   const { security: universe, accountFacts: portfolio, latestQuote: market } = yield* Effect.service(Downstream);
 
+  /** What the other services say of an order: the account's facts, its security tradable in its currency, a quote for a market order. */
+  const checkOrder = (terms: OrderTerms, facts: AccountFacts | undefined) =>
+    Effect.gen(function* () {
+      const security = yield* universe(terms.symbol);
+      if (!security.active) return yield* new SymbolNotTradable({ symbol: terms.symbol });
+      const account = facts ?? (yield* portfolio(terms.accountId));
+      if (account.currency !== security.currency) {
+        return yield* new CurrencyMismatch({
+          accountId: terms.accountId,
+          accountCurrency: account.currency,
+          symbol: terms.symbol,
+          symbolCurrency: security.currency,
+        });
+      }
+      const quote = yield* market(terms.symbol);
+      if (terms.type === OrderType.MARKET && quote === undefined) return yield* new NoQuote({ symbol: terms.symbol });
+      return { account, quote };
+    });
+
   return yield* implement(Trading, {
     placeOrder: (request) =>
       Effect.gen(function* () {
         const valid = validateOrder(request);
         if (!valid.ok) return yield* new InvalidArgument({ fieldViolations: valid.violations });
         const { terms } = valid;
-        // A retry of a placed order is answered from the database alone.
-        const { earlier, facts } = yield* store.lookup(terms.accountId, terms.idempotencyKey);
-        if (earlier !== undefined) {
-          if (!sameTerms(earlier, terms)) {
-            return yield* new IdempotencyKeyReused({ idempotencyKey: terms.idempotencyKey, orderId: earlier.orderId });
-          }
-          return { order: toOrder(earlier), created: false };
-        }
-
-        const security = yield* universe(terms.symbol);
-        if (!security.active) return yield* new SymbolNotTradable({ symbol: terms.symbol });
-        const account = facts ?? (yield* portfolio(terms.accountId));
-        if (account.currency !== security.currency) {
-          return yield* new CurrencyMismatch({
-            accountId: terms.accountId,
-            accountCurrency: account.currency,
-            symbol: terms.symbol,
-            symbolCurrency: security.currency,
-          });
-        }
-        const quote = yield* market(terms.symbol);
-        if (terms.type === OrderType.MARKET && quote === undefined) return yield* new NoQuote({ symbol: terms.symbol });
+        const known = store.knownFacts(terms.accountId);
+        // A retry of a placed order is answered from the database alone. For an account this
+        // instance knows, the placement finds it instead (under the account's lock), which saves
+        // a query per order; only a refusal before it asks the database for an earlier order.
+        const { earlier, facts } = known === undefined ? yield* store.lookup(terms.accountId, terms.idempotencyKey) : { earlier: undefined, facts: known };
+        if (earlier !== undefined) return yield* answerEarlier(earlier, terms);
+        const checked = yield* checkOrder(terms, facts).pipe(
+          Effect.catch((refusal) =>
+            known === undefined
+              ? Effect.fail(refusal)
+              : Effect.flatMap(store.lookup(terms.accountId, terms.idempotencyKey), ({ earlier }) =>
+                  earlier === undefined ? Effect.fail(refusal) : Effect.succeed({ earlier }),
+                ),
+          ),
+        );
+        if ("earlier" in checked) return yield* answerEarlier(checked.earlier, terms);
+        const { account, quote } = checked;
 
         const outcome = yield* store.place({
           terms,
@@ -144,6 +159,13 @@ export const tradingHandlers = Effect.gen(function* () {
       }),
   });
 });
+
+/** A placement asked again with its idempotency key: the same order, or IdempotencyKeyReused for other terms. */
+function answerEarlier(earlier: OrderRecord, terms: OrderTerms) {
+  return sameTerms(earlier, terms)
+    ? Effect.succeed({ order: toOrder(earlier), created: false })
+    : Effect.fail(new IdempotencyKeyReused({ idempotencyKey: terms.idempotencyKey, orderId: earlier.orderId }));
+}
 
 /** The call's correlation id and trace context, carried by the events it causes. */
 const eventMeta: Effect.Effect<EventMeta, never, RequestContext> = Effect.map(Effect.service(RequestContext), (call) => {

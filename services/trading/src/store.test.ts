@@ -118,6 +118,26 @@ async function drained(): Promise<void> {
   await Bun.sleep(400);
 }
 
+describe("account facts", () => {
+  test("an account's facts are known once looked up or registered, and not before", async () => {
+    const s = await store();
+    const unseen = `acct-unseen-${crypto.randomUUID().slice(0, 6)}`;
+    expect(s.knownFacts(unseen)).toBeUndefined();
+    expect(await runtime.runPromise(s.lookup(unseen, "k"))).toEqual({ earlier: undefined, facts: undefined });
+    expect(s.knownFacts(unseen)).toBeUndefined();
+
+    const registered = await openAccount(5_000n);
+    expect(s.knownFacts(registered)).toEqual({ currency: "USD", initialCashMinor: 5_000n });
+
+    // Another instance's registration: this one learns the facts from its lookup.
+    const elsewhere = `acct-elsewhere-${crypto.randomUUID().slice(0, 6)}`;
+    await admin`insert into accounts (account_id, currency, initial_cash_minor, cash_minor) values (${elsewhere}, 'EUR', 7000, 7000)`;
+    expect(s.knownFacts(elsewhere)).toBeUndefined();
+    expect((await runtime.runPromise(s.lookup(elsewhere, "k"))).facts).toEqual({ currency: "EUR", initialCashMinor: 7_000n });
+    expect(s.knownFacts(elsewhere)).toEqual({ currency: "EUR", initialCashMinor: 7_000n });
+  });
+});
+
 describe("placing orders on PostgreSQL", () => {
   test("the same idempotency key 50 times at once: one order, one fill, one OrderFilled event", async () => {
     const accountId = await openAccount(100_000_000n);

@@ -55,6 +55,11 @@ export interface OrderStoreShape {
     accountId: string,
     idempotencyKey: string,
   ) => Effect.Effect<{ readonly earlier: OrderRecord | undefined; readonly facts: AccountFacts | undefined }, Unavailable>;
+  /**
+   * The facts of an account this instance has seen in the database (by `lookup` or
+   * `registerAccount`): they never change, so no query is needed to know them again.
+   */
+  readonly knownFacts: (accountId: string) => AccountFacts | undefined;
   /** Records an account's facts (from portfolio) before its first order; a no-op when known. */
   readonly registerAccount: (accountId: string, facts: AccountFacts) => Effect.Effect<void, Unavailable>;
   /** Places the order under the account's lock: idempotency, funds or position, the order, its fill, their events. */
@@ -79,6 +84,9 @@ export interface OrderStoreShape {
   ) => Promise<number>;
 }
 
+/** How many accounts' facts an instance remembers (it forgets them all when full, then learns again). */
+const knownAccountsMax = 100_000;
+
 /** Storage of orders and fills. */
 export class OrderStore extends Context.Service<OrderStore, OrderStoreShape>()("@meridian/trading/OrderStore") {}
 
@@ -89,6 +97,11 @@ export const layerOrderStore: Layer.Layer<OrderStore, never, Sql | Outbox> = Lay
     const context = yield* Effect.context<Sql>();
     const outbox = yield* Effect.service(Outbox);
     const run = <A>(work: (sql: postgres.Sql) => Promise<A>) => Effect.provideContext(query(work), context);
+    const known = new Map<string, AccountFacts>();
+    const remember = (accountId: string, facts: AccountFacts) => {
+      if (known.size >= knownAccountsMax) known.clear();
+      known.set(accountId, facts);
+    };
     return {
       lookup: (accountId, idempotencyKey) =>
         run(async (sql) => {
@@ -102,14 +115,18 @@ export const layerOrderStore: Layer.Layer<OrderStore, never, Sql | Outbox> = Lay
               ? undefined
               : { currency: row.account_currency, initialCashMinor: BigInt(row.initial_cash_minor) };
           const earlier = row?.order_id == null ? undefined : await readOrder(sql, row as OrderRow);
+          if (facts !== undefined) remember(accountId, facts);
           return { earlier, facts };
         }),
+      knownFacts: (accountId) => known.get(accountId),
       registerAccount: (accountId, facts) =>
         run(async (sql) => {
+          // A row another placement registered first holds the same facts: portfolio fixed them at opening.
           await sql`
             insert into accounts (account_id, currency, initial_cash_minor, cash_minor)
             values (${accountId}, ${facts.currency}, ${int8(facts.initialCashMinor)}::bigint, ${int8(facts.initialCashMinor)}::bigint)
             on conflict (account_id) do nothing`;
+          remember(accountId, facts);
         }),
       // postgres.js's own transaction: it ends the moment its connection is lost, so no statement of
       // a placement can reach another session (a pipelined transaction on a reserved connection,
