@@ -5,7 +5,7 @@
  * Unary calls take a lean path: connect-web's steps and checks (its request
  * headers, GET for `NO_SIDE_EFFECTS`, `validateResponse`, errors from the JSON
  * error body, `trailer-` headers as trailers) around one fetch, run by
- * {@link runUnary} instead of connect's `runUnaryCall`, with each method's URL
+ * the SDK's `runUnary` (./unary-call.ts) instead of connect's `runUnaryCall`, with each method's URL
  * and serializers made once. Server streams go through connect-web's transport.
  */
 import { fromJson, type DescMethod } from "@bufbuild/protobuf";
@@ -14,7 +14,6 @@ import {
   appendHeaders,
   Code,
   ConnectError,
-  createContextValues,
   type Interceptor,
   type Transport,
   type UnaryRequest,
@@ -29,7 +28,7 @@ import {
   validateResponse,
 } from "@connectrpc/connect/protocol-connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
-import { runUnary } from "./unary-call.js";
+import { leanUnary } from "./unary-call.js";
 
 /** A Connect endpoint reached with fetch, and how to talk to it. */
 export interface FetchTransportOptions {
@@ -63,22 +62,14 @@ export function createFetchTransport(options: FetchTransportOptions): Transport 
     fetch,
   });
   const methods = methodsOf(options.baseUrl, useBinaryFormat);
-  const send = sendUnary(fetch, methods, useBinaryFormat);
   return {
-    unary(method, signal, timeoutMs, header, message, contextValues) {
-      // As connect-web: no timeoutMs takes the default; 0 or less, none.
-      const deadline = timeoutMs === undefined ? options.defaultTimeoutMs : timeoutMs <= 0 ? undefined : timeoutMs;
-      return runUnary(interceptors, send, signal, deadline, {
-        stream: false,
-        service: method.parent,
-        method,
-        requestMethod: "POST",
-        url: methods(method).url,
-        header: requestHeader(method.methodKind, useBinaryFormat, deadline, header, false),
-        contextValues: contextValues ?? createContextValues(),
-        message,
-      });
-    },
+    unary: leanUnary({
+      interceptors,
+      defaultTimeoutMs: options.defaultTimeoutMs,
+      send: sendUnary(fetch, methods, useBinaryFormat),
+      urlOf: (method) => methods(method).url,
+      headerOf: (method, timeoutMs, header) => requestHeader(method.methodKind, useBinaryFormat, timeoutMs, header, false),
+    }),
     stream: (...args) => streaming.stream(...args),
   };
 }

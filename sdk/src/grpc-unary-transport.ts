@@ -6,15 +6,15 @@
  * rules (`validateResponse`, `validateTrailer`, `findTrailerError`), so
  * deadlines (`grpc-timeout`), interceptors, headers, trailers and typed
  * errors with details behave as connect's gRPC transport; calls run by
- * {@link runUnary}. Server streams go to connect-node's gRPC transport on the same session.
+ * the SDK's `runUnary` (./unary-call.ts). Server streams go to connect-node's gRPC transport on the same session.
  */
 import type * as http2 from "node:http2";
-import { Code, ConnectError, createContextValues, type Interceptor, type Transport, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
+import { Code, ConnectError, type Interceptor, type Transport, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
 import { createMethodUrl, encodeEnvelope } from "@connectrpc/connect/protocol";
 import { headerGrpcStatus, requestHeader, validateResponse, validateTrailer } from "@connectrpc/connect/protocol-grpc";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { fromBinary, toBinary, type DescMessage, type DescMethodUnary } from "@bufbuild/protobuf";
-import { runUnary } from "./unary-call.js";
+import { leanUnary } from "./unary-call.js";
 
 /** What the transport needs; the same names as connect-node's gRPC transport options. */
 export interface GrpcUnaryTransportOptions {
@@ -33,21 +33,14 @@ export function createGrpcUnaryTransport(options: GrpcUnaryTransportOptions): Tr
     sessionManager,
     ...(options.defaultTimeoutMs === undefined ? {} : { defaultTimeoutMs: options.defaultTimeoutMs }),
   });
-  const send = (req: UnaryRequest) => call(sessionManager, req);
   return {
-    unary(method, signal, timeoutMs, header, message, contextValues) {
-      const deadline = timeoutMs === undefined ? options.defaultTimeoutMs : timeoutMs <= 0 ? undefined : timeoutMs;
-      return runUnary(interceptors, send, signal, deadline, {
-        stream: false,
-        service: method.parent,
-        method,
-        requestMethod: "POST",
-        url: createMethodUrl(options.baseUrl, method),
-        header: requestHeader(true, deadline, header),
-        contextValues: contextValues ?? createContextValues(),
-        message,
-      });
-    },
+    unary: leanUnary({
+      interceptors,
+      defaultTimeoutMs: options.defaultTimeoutMs,
+      send: (req) => call(sessionManager, req),
+      urlOf: (method) => createMethodUrl(options.baseUrl, method),
+      headerOf: (_, timeoutMs, header) => requestHeader(true, timeoutMs, header),
+    }),
     stream: (...args) => streaming.stream(...args),
   };
 }

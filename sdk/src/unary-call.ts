@@ -10,16 +10,57 @@
  * controller, a timer and at most one listener on the caller's signal, and a
  * call that succeeded is not aborted: by then its answer has been read whole,
  * nothing is left to release. On Bun's fetch that is 10–15 µs of client CPU a call.
+ * A transport gives {@link leanUnary} its own step (`send`), URL and headers.
  */
-import { create, type DescMessage } from "@bufbuild/protobuf";
-import { Code, ConnectError, type Interceptor, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
+import { create, type DescMessage, type DescMethod } from "@bufbuild/protobuf";
+import {
+  Code,
+  ConnectError,
+  createContextValues,
+  type Interceptor,
+  type Transport,
+  type UnaryRequest,
+  type UnaryResponse,
+} from "@connectrpc/connect";
 import { getAbortSignalReason } from "@connectrpc/connect/protocol";
 
 /** Sends a request: the transport's own step, after the interceptors. */
 export type SendUnary = (request: UnaryRequest) => Promise<UnaryResponse>;
 
 /** The request of a call, as the transport builds it: the message may be partial, the signal is the runner's. */
-export type UnaryCallRequest = Omit<UnaryRequest, "signal" | "message"> & { readonly message: unknown };
+type UnaryCallRequest = Omit<UnaryRequest, "signal" | "message"> & { readonly message: unknown };
+
+/** What a lean transport says of its unary calls. */
+export interface LeanUnaryOptions {
+  readonly interceptors: ReadonlyArray<Interceptor>;
+  /** The deadline of a call that sets no `timeoutMs` of its own. */
+  readonly defaultTimeoutMs: number | undefined;
+  /** The transport's own step: the request on the wire and its answer read. */
+  readonly send: SendUnary;
+  readonly urlOf: (method: DescMethod) => string;
+  /** The protocol's request headers, with the deadline and the caller's headers. */
+  readonly headerOf: (method: DescMethod, timeoutMs: number | undefined, header: HeadersInit | undefined) => Headers;
+}
+
+/**
+ * A transport's `unary`, run by {@link runUnary}: the deadline read as connect's
+ * transports read it (none given: the default; 0 or less: none).
+ */
+export function leanUnary(options: LeanUnaryOptions): Transport["unary"] {
+  return (method, signal, timeoutMs, header, message, contextValues) => {
+    const deadline = timeoutMs === undefined ? options.defaultTimeoutMs : timeoutMs <= 0 ? undefined : timeoutMs;
+    return runUnary(options.interceptors, options.send, signal, deadline, {
+      stream: false,
+      service: method.parent,
+      method,
+      requestMethod: "POST",
+      url: options.urlOf(method),
+      header: options.headerOf(method, deadline, header),
+      contextValues: contextValues ?? createContextValues(),
+      message,
+    });
+  };
+}
 
 /**
  * Runs one unary call through the interceptors (the first is the outermost;
@@ -29,7 +70,7 @@ export type UnaryCallRequest = Omit<UnaryRequest, "signal" | "message"> & { read
  * deadline's `deadline_exceeded` when aborted. The timer and the listener on the
  * caller's signal are gone when it settles.
  */
-export function runUnary<I extends DescMessage, O extends DescMessage>(
+function runUnary<I extends DescMessage, O extends DescMessage>(
   interceptors: ReadonlyArray<Interceptor> | undefined,
   send: SendUnary,
   callerSignal: AbortSignal | undefined,
