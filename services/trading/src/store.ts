@@ -238,11 +238,12 @@ async function place(tx: postgres.TransactionSql, outbox: OutboxShape, p: Placem
   const filledDelta = fill === undefined ? 0n : isBuy ? terms.quantity : -terms.quantity;
   const offeredDelta = fill === undefined && !isBuy ? terms.quantity : 0n;
 
-  // One statement for the order, its fill and the ledger (foreign keys are checked at its end),
-  // pipelined with the outbox rows on the transaction's connection.
+  // One statement for the order, its fill, the ledger and their events (foreign keys are checked
+  // at its end); sql.begin commits it with the lock taken above.
   const noFill = fill === undefined;
-  const writes: Array<Promise<unknown>> = [
-    tx`
+  const placedEvent = outbox.insert(tx, orderPlaced, orderPlacedOf(order), p.meta);
+  const filledEvent = fill === undefined ? undefined : outbox.insert(tx, orderFilled, orderFilledOf(order, fill, 0n), p.meta);
+  await tx`
       with placed as (
         insert into orders (order_id, account_id, symbol, side, type, quantity, limit_price_micros, currency, status,
                             filled_quantity, held_minor, rests_after, idempotency_key, placed_at, updated_at)
@@ -258,19 +259,15 @@ async function place(tx: postgres.TransactionSql, outbox: OutboxShape, p: Placem
       ), ledger as (
         update accounts set cash_minor = cash_minor + ${int8(cashDelta)}::bigint, held_minor = held_minor + ${int8(heldMinor)}::bigint
         where account_id = ${order.accountId} and not ${cashDelta === 0n && heldMinor === 0n}::boolean
-      )
+      ), placed_event as (${placedEvent.statement})
+      ${filledEvent === undefined ? tx`` : tx`, filled_event as (${filledEvent.statement})`}
       -- Placing never lowers what is offered, so the row to insert never breaks its check.
       insert into holdings (account_id, symbol, filled_quantity, offered_quantity)
       select ${order.accountId}, ${order.symbol}, ${int8(filledDelta)}::bigint, ${int8(offeredDelta)}::bigint
       where not ${filledDelta === 0n && offeredDelta === 0n}::boolean
       on conflict (account_id, symbol) do update
         set filled_quantity = holdings.filled_quantity + excluded.filled_quantity,
-            offered_quantity = holdings.offered_quantity + excluded.offered_quantity`,
-    outbox.write(tx, orderPlaced, orderPlacedOf(order), p.meta),
-  ];
-  if (fill !== undefined) writes.push(outbox.write(tx, orderFilled, orderFilledOf(order, fill, 0n), p.meta));
-  // The writes go out together (one round trip); sql.begin commits after them, or rolls back.
-  await Promise.all(writes);
+            offered_quantity = holdings.offered_quantity + excluded.offered_quantity`;
   return { _tag: "Placed", order };
 }
 
