@@ -4,9 +4,10 @@
  *
  * Unary calls take a lean path: connect-web's steps and checks (its request
  * headers, GET for `NO_SIDE_EFFECTS`, `validateResponse`, errors from the JSON
- * error body, `trailer-` headers as trailers) around one fetch, run by
- * the SDK's `runUnary` (./unary-call.ts) instead of connect's `runUnaryCall`, with each method's URL
- * and serializers made once. Server streams go through connect-web's transport.
+ * error body, `trailer-` headers as trailers) around one fetch, run by the
+ * SDK's `runUnary` (./unary-call.ts) instead of connect's `runUnaryCall`, with
+ * each method's URL and serializers made once. Server streams go through
+ * connect-web's transport.
  */
 import { fromJson, type DescMethod } from "@bufbuild/protobuf";
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";

@@ -5,8 +5,9 @@
  * (headers, one DATA message, trailers) and checked with connect's own gRPC
  * rules (`validateResponse`, `validateTrailer`, `findTrailerError`), so
  * deadlines (`grpc-timeout`), interceptors, headers, trailers and typed
- * errors with details behave as connect's gRPC transport; calls run by
- * the SDK's `runUnary` (./unary-call.ts). Server streams go to connect-node's gRPC transport on the same session.
+ * errors with details behave as connect's gRPC transport; calls run by the
+ * SDK's `runUnary` (./unary-call.ts). Server streams go to connect-node's gRPC
+ * transport on the same session.
  */
 import type * as http2 from "node:http2";
 import { Code, ConnectError, type Interceptor, type Transport, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
