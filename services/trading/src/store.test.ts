@@ -185,6 +185,23 @@ describe("placing orders on PostgreSQL", () => {
     expect(await count("fills", accountId)).toBe(9);
   }, 30_000);
 
+  test("a buy of exactly the buying power passes, a cent more is refused; a refusal writes nothing, not even an event", async () => {
+    const accountId = await openAccount(1_000_000n);
+    // A resting buy holds $2,500: $7,500.00 of buying power is left.
+    expect((await place(terms(accountId, { type: OrderType.LIMIT, quantity: 25n, limitPriceMicros: 100_000_000n }), undefined))._tag).toBe("Placed");
+    const outboxRows = async () => (await admin<{ n: number }[]>`select count(*)::int as n from meridian_outbox`)[0]!.n;
+    const before = await outboxRows();
+    const centMore = await place(terms(accountId, { quantity: 1n }), 7_500_010_000n);
+    expect(centMore).toEqual({ _tag: "InsufficientFunds", requiredMinor: 750_001n, availableMinor: 750_000n });
+    const neverHeld = await place(terms(accountId, { side: OrderSide.SELL, symbol: "MSFT", quantity: 1n }), 100_000_000n);
+    expect(neverHeld).toEqual({ _tag: "InsufficientPosition", requested: 1n, available: 0n });
+    expect(await outboxRows()).toBe(before);
+    expect(await count("orders", accountId)).toBe(1);
+    expect((await place(terms(accountId, { quantity: 1n }), 7_500_000_000n))._tag).toBe("Placed");
+    const books = await ledger(accountId);
+    expect(books).toEqual({ cash: 250_000n, held: 250_000n, recomputedCash: 250_000n, recomputedHeld: 250_000n });
+  });
+
   test("an open limit buy holds its cost: what it holds cannot be spent twice", async () => {
     const accountId = await openAccount(1_000_000n);
     // Holds 50 × $150 = $7,500.

@@ -9,7 +9,7 @@ import type { Unavailable } from "@meridian/kit";
 import { Outbox, type EventMeta, type OutboxShape } from "@meridian/kit/events";
 import { query, type Sql } from "@meridian/kit/postgres";
 import { OrderSide, OrderStatus } from "@meridian/sdk/trading";
-import { buyHoldMinor, checkFunds, checkPosition } from "./domain/buying-power.js";
+import { buyHoldMinor } from "./domain/buying-power.js";
 import { sameTerms, type OrderTerms } from "./domain/order.js";
 import { cashEffectMinor, feeMinor, grossAmountMinor } from "./domain/money.js";
 import { orderCancelled, orderCancelledOf, orderFilled, orderFilledOf, orderPlaced, orderPlacedOf } from "./events.js";
@@ -128,11 +128,7 @@ export const layerOrderStore: Layer.Layer<OrderStore, never, Sql | Outbox> = Lay
             on conflict (account_id) do nothing`;
           remember(accountId, facts);
         }),
-      // postgres.js's own transaction: it ends the moment its connection is lost, so no statement of
-      // a placement can reach another session (a pipelined transaction on a reserved connection,
-      // one round trip cheaper, cannot promise that when the pool reconnects the lost connection
-      // for another caller).
-      place: (placement) => run((sql) => sql.begin((tx) => place(tx, outbox, placement))),
+      place: (placement) => run((sql) => place(sql, outbox, placement)),
       cancel: (orderId, reason, meta) =>
         run(async (sql) => {
           const [owner] = await sql<{ account_id: string }[]>`select account_id from orders where order_id = ${orderId}`;
@@ -161,42 +157,16 @@ export const layerOrderStore: Layer.Layer<OrderStore, never, Sql | Outbox> = Lay
   }),
 );
 
-async function place(tx: postgres.TransactionSql, outbox: OutboxShape, p: Placement): Promise<PlaceOutcome> {
+/**
+ * A placement as one statement, so one round trip and a transaction of its own: `place_check`
+ * (migration 0002) takes the account's lock and decides under it; the order, its fill, the
+ * ledger and their outbox rows follow in the same statement. A refusal is an error raised by the
+ * check, which undoes the statement; it is read back here as the outcome it stands for.
+ */
+async function place(sql: postgres.Sql, outbox: OutboxShape, p: Placement): Promise<PlaceOutcome> {
   const { terms } = p;
-  // The account's lock serialises its placements: two concurrent orders cannot both pass the
-  // check, and a second placement with the same key sees the first one's order. The reads after
-  // it are sent with it (one round trip) but run after it is granted, each with a fresh snapshot
-  // (read committed), so they see what committed before.
-  const [[account], [existing], [holding]] = await Promise.all([
-    tx<{ cash_minor: string; held_minor: string }[]>`
-      select cash_minor, held_minor from accounts where account_id = ${terms.accountId} for update`,
-    tx<OrderRow[]>`
-      select ${tx.unsafe(orderColumns)} from orders where account_id = ${terms.accountId} and idempotency_key = ${terms.idempotencyKey}`,
-    tx<{ filled_quantity: string; offered_quantity: string }[]>`
-      select filled_quantity, offered_quantity from holdings where account_id = ${terms.accountId} and symbol = ${terms.symbol}`,
-  ]);
-  if (account === undefined) throw new Error(`account ${terms.accountId} was not registered before placing`);
-  if (existing !== undefined) {
-    const order = await readOrder(tx, existing);
-    return sameTerms(order, terms) ? { _tag: "Existing", order } : { _tag: "KeyReused", orderId: order.orderId };
-  }
-
   const isBuy = terms.side === OrderSide.BUY;
   const price = p.fillPriceMicros ?? terms.limitPriceMicros;
-  if (isBuy) {
-    const refused = checkFunds(
-      { cashMinor: BigInt(account.cash_minor), heldMinor: BigInt(account.held_minor) },
-      buyHoldMinor(terms.quantity, price, p.feeBps),
-    );
-    if (refused !== undefined) return { _tag: "InsufficientFunds", ...refused };
-  } else {
-    const refused = checkPosition(
-      { filledQuantity: BigInt(holding?.filled_quantity ?? 0), offeredQuantity: BigInt(holding?.offered_quantity ?? 0) },
-      terms.quantity,
-    );
-    if (refused !== undefined) return { _tag: "InsufficientPosition", ...refused };
-  }
-
   const now = new Date();
   const orderId = Bun.randomUUIDv7();
   const fill: FillRecord | undefined =
@@ -216,6 +186,7 @@ async function place(tx: postgres.TransactionSql, outbox: OutboxShape, p: Placem
         })();
   // A resting buy holds its cost at the limit (a fill is never dearer); a resting sell offers its shares.
   const heldMinor = fill === undefined && isBuy ? buyHoldMinor(terms.quantity, terms.limitPriceMicros, p.feeBps) : 0n;
+  const requiredMinor = isBuy ? buyHoldMinor(terms.quantity, price, p.feeBps) : 0n;
   const order: OrderRecord = {
     orderId,
     accountId: terms.accountId,
@@ -238,37 +209,70 @@ async function place(tx: postgres.TransactionSql, outbox: OutboxShape, p: Placem
   const filledDelta = fill === undefined ? 0n : isBuy ? terms.quantity : -terms.quantity;
   const offeredDelta = fill === undefined && !isBuy ? terms.quantity : 0n;
 
-  // One statement for the order, its fill, the ledger and their events (foreign keys are checked
-  // at its end); sql.begin commits it with the lock taken above.
+  // Every write reads the check's row, so none runs before the check has the lock; the outbox
+  // rows need not wait (a refusal undoes them with the rest). Foreign keys are checked at the end.
   const noFill = fill === undefined;
-  const placedEvent = outbox.insert(tx, orderPlaced, orderPlacedOf(order), p.meta);
-  const filledEvent = fill === undefined ? undefined : outbox.insert(tx, orderFilled, orderFilledOf(order, fill, 0n), p.meta);
-  await tx`
-      with placed as (
+  const placedEvent = outbox.insert(sql, orderPlaced, orderPlacedOf(order), p.meta);
+  const filledEvent = fill === undefined ? undefined : outbox.insert(sql, orderFilled, orderFilledOf(order, fill, 0n), p.meta);
+  try {
+    await sql`
+      with checked as materialized (
+        select place_check(${order.accountId}, ${order.idempotencyKey}, ${order.symbol}, ${isBuy}::boolean,
+                           ${int8(requiredMinor)}::bigint, ${int8(order.quantity)}::bigint) as ok
+      ), placed as (
         insert into orders (order_id, account_id, symbol, side, type, quantity, limit_price_micros, currency, status,
                             filled_quantity, held_minor, rests_after, idempotency_key, placed_at, updated_at)
-        values (${orderId}, ${order.accountId}, ${order.symbol}, ${order.side}, ${order.type}, ${int8(order.quantity)}::bigint,
-                ${int8(order.limitPriceMicros)}::bigint, ${order.currency}, ${order.status}, ${int8(order.filledQuantity)}::bigint,
-                ${int8(heldMinor)}::bigint, ${order.restsAfter}, ${order.idempotencyKey}, ${now}, ${now})
+        select ${orderId}::uuid, ${order.accountId}, ${order.symbol}, ${order.side}::smallint, ${order.type}::smallint,
+               ${int8(order.quantity)}::bigint, ${int8(order.limitPriceMicros)}::bigint, ${order.currency}, ${order.status}::smallint,
+               ${int8(order.filledQuantity)}::bigint, ${int8(heldMinor)}::bigint, ${order.restsAfter}, ${order.idempotencyKey},
+               ${now}::timestamptz, ${now}::timestamptz
+        from checked
       ), filled as (
         insert into fills (fill_id, order_id, account_id, symbol, side, quantity, price_micros, gross_amount_minor, fee_minor, filled_at)
         select ${fill?.fillId ?? orderId}::uuid, ${orderId}::uuid, ${order.accountId}, ${order.symbol}, ${order.side}::smallint,
                ${int8(fill?.quantity ?? 0n)}::bigint, ${int8(fill?.priceMicros ?? 0n)}::bigint,
                ${int8(fill?.grossAmountMinor ?? 0n)}::bigint, ${int8(fill?.feeMinor ?? 0n)}::bigint, ${now}::timestamptz
-        where not ${noFill}::boolean
+        from checked where not ${noFill}::boolean
       ), ledger as (
         update accounts set cash_minor = cash_minor + ${int8(cashDelta)}::bigint, held_minor = held_minor + ${int8(heldMinor)}::bigint
+        from checked
         where account_id = ${order.accountId} and not ${cashDelta === 0n && heldMinor === 0n}::boolean
       ), placed_event as (${placedEvent.statement})
-      ${filledEvent === undefined ? tx`` : tx`, filled_event as (${filledEvent.statement})`}
+      ${filledEvent === undefined ? sql`` : sql`, filled_event as (${filledEvent.statement})`}
       -- Placing never lowers what is offered, so the row to insert never breaks its check.
       insert into holdings (account_id, symbol, filled_quantity, offered_quantity)
       select ${order.accountId}, ${order.symbol}, ${int8(filledDelta)}::bigint, ${int8(offeredDelta)}::bigint
+      from checked
       where not ${filledDelta === 0n && offeredDelta === 0n}::boolean
       on conflict (account_id, symbol) do update
         set filled_quantity = holdings.filled_quantity + excluded.filled_quantity,
             offered_quantity = holdings.offered_quantity + excluded.offered_quantity`;
-  return { _tag: "Placed", order };
+    return { _tag: "Placed", order };
+  } catch (cause) {
+    const refusal = refusalOf(cause);
+    switch (refusal?.code) {
+      case "MT002": {
+        // The key was used (a retry): the same terms get that order, other terms are refused.
+        const [row] = await sql<OrderRow[]>`select ${sql.unsafe(orderColumns)} from orders where order_id = ${refusal.detail}`;
+        if (row === undefined) throw cause;
+        const earlier = await readOrder(sql, row);
+        return sameTerms(earlier, terms) ? { _tag: "Existing", order: earlier } : { _tag: "KeyReused", orderId: earlier.orderId };
+      }
+      case "MT003":
+        return { _tag: "InsufficientFunds", requiredMinor, availableMinor: BigInt(refusal.detail) };
+      case "MT004":
+        return { _tag: "InsufficientPosition", requested: terms.quantity, available: BigInt(refusal.detail) };
+      default:
+        throw cause;
+    }
+  }
+}
+
+/** The code and detail of an error `place_check` raised (MT002–MT004), or undefined for any other failure. */
+function refusalOf(cause: unknown): { readonly code: string; readonly detail: string } | undefined {
+  if (typeof cause !== "object" || cause === null) return undefined;
+  const { code, detail } = cause as { code?: unknown; detail?: unknown };
+  return typeof code === "string" && /^MT00[234]$/.test(code) && typeof detail === "string" ? { code, detail } : undefined;
 }
 
 async function cancel(
