@@ -102,3 +102,15 @@ test("nothing of a lost transaction runs in the next session of its connection",
     await sql.end({ timeout: 1 });
   }
 });
+
+test("a pool whose transaction lost its connection ends at once, without waiting out its timeout", async () => {
+  const sql = poolThroughProxy();
+  const transaction = sql.begin(async (tx) => {
+    const [row] = await tx<{ pid: number }[]>`select pg_backend_pid() as pid`;
+    await admin`select pg_terminate_backend(${row!.pid})`;
+    await tx`select 1`;
+  });
+  expect(await settledWithin(transaction, 3000)).toMatch(/^rejected /);
+  // Unpatched, the lost query stayed the connection's current one and end() waited all 5 s for it.
+  expect(await settledWithin(sql.end({ timeout: 5 }), 2000)).toBe("resolved");
+});
