@@ -160,8 +160,8 @@ export const layerOrderStore: Layer.Layer<OrderStore, never, Sql | Outbox> = Lay
 /**
  * A placement as one statement, so one round trip and a transaction of its own: `place_check`
  * (migration 0002) takes the account's lock and decides under it; the order, its fill, the
- * ledger and their outbox rows follow in the same statement. A refusal is an error raised by the
- * check, which undoes the statement; it is read back here as the outcome it stands for.
+ * ledger and their outbox rows follow in the same statement, written only when it decided to
+ * place. The statement answers with the decision.
  */
 async function place(sql: postgres.Sql, outbox: OutboxShape, p: Placement): Promise<PlaceOutcome> {
   const { terms } = p;
@@ -209,70 +209,64 @@ async function place(sql: postgres.Sql, outbox: OutboxShape, p: Placement): Prom
   const filledDelta = fill === undefined ? 0n : isBuy ? terms.quantity : -terms.quantity;
   const offeredDelta = fill === undefined && !isBuy ? terms.quantity : 0n;
 
-  // Every write reads the check's row, so none runs before the check has the lock; the outbox
-  // rows need not wait (a refusal undoes them with the rest). Foreign keys are checked at the end.
+  // Every write reads the decision, so none runs before the check has the lock, and none when it
+  // refused. Foreign keys are checked at the statement's end.
   const noFill = fill === undefined;
-  const placedEvent = outbox.insert(sql, orderPlaced, orderPlacedOf(order), p.meta);
-  const filledEvent = fill === undefined ? undefined : outbox.insert(sql, orderFilled, orderFilledOf(order, fill, 0n), p.meta);
-  try {
-    await sql`
-      with checked as materialized (
-        select place_check(${order.accountId}, ${order.idempotencyKey}, ${order.symbol}, ${isBuy}::boolean,
-                           ${int8(requiredMinor)}::bigint, ${int8(order.quantity)}::bigint) as ok
-      ), placed as (
-        insert into orders (order_id, account_id, symbol, side, type, quantity, limit_price_micros, currency, status,
-                            filled_quantity, held_minor, rests_after, idempotency_key, placed_at, updated_at)
-        select ${orderId}::uuid, ${order.accountId}, ${order.symbol}, ${order.side}::smallint, ${order.type}::smallint,
-               ${int8(order.quantity)}::bigint, ${int8(order.limitPriceMicros)}::bigint, ${order.currency}, ${order.status}::smallint,
-               ${int8(order.filledQuantity)}::bigint, ${int8(heldMinor)}::bigint, ${order.restsAfter}, ${order.idempotencyKey},
-               ${now}::timestamptz, ${now}::timestamptz
-        from checked
-      ), filled as (
-        insert into fills (fill_id, order_id, account_id, symbol, side, quantity, price_micros, gross_amount_minor, fee_minor, filled_at)
-        select ${fill?.fillId ?? orderId}::uuid, ${orderId}::uuid, ${order.accountId}, ${order.symbol}, ${order.side}::smallint,
-               ${int8(fill?.quantity ?? 0n)}::bigint, ${int8(fill?.priceMicros ?? 0n)}::bigint,
-               ${int8(fill?.grossAmountMinor ?? 0n)}::bigint, ${int8(fill?.feeMinor ?? 0n)}::bigint, ${now}::timestamptz
-        from checked where not ${noFill}::boolean
-      ), ledger as (
-        update accounts set cash_minor = cash_minor + ${int8(cashDelta)}::bigint, held_minor = held_minor + ${int8(heldMinor)}::bigint
-        from checked
-        where account_id = ${order.accountId} and not ${cashDelta === 0n && heldMinor === 0n}::boolean
-      ), placed_event as (${placedEvent.statement})
-      ${filledEvent === undefined ? sql`` : sql`, filled_event as (${filledEvent.statement})`}
+  const decidedToPlace = sql`exists (select from checked where outcome = 'placed')`;
+  const placedEvent = outbox.insert(sql, orderPlaced, orderPlacedOf(order), p.meta, { when: decidedToPlace });
+  const filledEvent =
+    fill === undefined ? undefined : outbox.insert(sql, orderFilled, orderFilledOf(order, fill, 0n), p.meta, { when: decidedToPlace });
+  const [decision] = await sql<Array<{ outcome: string; detail: string }>>`
+    with checked as materialized (
+      select outcome, detail from place_check(${order.accountId}, ${order.idempotencyKey}, ${order.symbol}, ${isBuy}::boolean,
+                                              ${int8(requiredMinor)}::bigint, ${int8(order.quantity)}::bigint)
+    ), placed as (
+      insert into orders (order_id, account_id, symbol, side, type, quantity, limit_price_micros, currency, status,
+                          filled_quantity, held_minor, rests_after, idempotency_key, placed_at, updated_at)
+      select ${orderId}::uuid, ${order.accountId}, ${order.symbol}, ${order.side}::smallint, ${order.type}::smallint,
+             ${int8(order.quantity)}::bigint, ${int8(order.limitPriceMicros)}::bigint, ${order.currency}, ${order.status}::smallint,
+             ${int8(order.filledQuantity)}::bigint, ${int8(heldMinor)}::bigint, ${order.restsAfter}, ${order.idempotencyKey},
+             ${now}::timestamptz, ${now}::timestamptz
+      from checked where outcome = 'placed'
+    ), filled as (
+      insert into fills (fill_id, order_id, account_id, symbol, side, quantity, price_micros, gross_amount_minor, fee_minor, filled_at)
+      select ${fill?.fillId ?? orderId}::uuid, ${orderId}::uuid, ${order.accountId}, ${order.symbol}, ${order.side}::smallint,
+             ${int8(fill?.quantity ?? 0n)}::bigint, ${int8(fill?.priceMicros ?? 0n)}::bigint,
+             ${int8(fill?.grossAmountMinor ?? 0n)}::bigint, ${int8(fill?.feeMinor ?? 0n)}::bigint, ${now}::timestamptz
+      from checked where outcome = 'placed' and not ${noFill}::boolean
+    ), ledger as (
+      update accounts set cash_minor = cash_minor + ${int8(cashDelta)}::bigint, held_minor = held_minor + ${int8(heldMinor)}::bigint
+      from checked
+      where outcome = 'placed' and account_id = ${order.accountId} and not ${cashDelta === 0n && heldMinor === 0n}::boolean
+    ), holding as (
       -- Placing never lowers what is offered, so the row to insert never breaks its check.
       insert into holdings (account_id, symbol, filled_quantity, offered_quantity)
       select ${order.accountId}, ${order.symbol}, ${int8(filledDelta)}::bigint, ${int8(offeredDelta)}::bigint
       from checked
-      where not ${filledDelta === 0n && offeredDelta === 0n}::boolean
+      where outcome = 'placed' and not ${filledDelta === 0n && offeredDelta === 0n}::boolean
       on conflict (account_id, symbol) do update
         set filled_quantity = holdings.filled_quantity + excluded.filled_quantity,
-            offered_quantity = holdings.offered_quantity + excluded.offered_quantity`;
-    return { _tag: "Placed", order };
-  } catch (cause) {
-    const refusal = refusalOf(cause);
-    switch (refusal?.code) {
-      case "MT002": {
-        // The key was used (a retry): the same terms get that order, other terms are refused.
-        const [row] = await sql<OrderRow[]>`select ${sql.unsafe(orderColumns)} from orders where order_id = ${refusal.detail}`;
-        if (row === undefined) throw cause;
-        const earlier = await readOrder(sql, row);
-        return sameTerms(earlier, terms) ? { _tag: "Existing", order: earlier } : { _tag: "KeyReused", orderId: earlier.orderId };
-      }
-      case "MT003":
-        return { _tag: "InsufficientFunds", requiredMinor, availableMinor: BigInt(refusal.detail) };
-      case "MT004":
-        return { _tag: "InsufficientPosition", requested: terms.quantity, available: BigInt(refusal.detail) };
-      default:
-        throw cause;
+            offered_quantity = holdings.offered_quantity + excluded.offered_quantity
+    ), placed_event as (${placedEvent.statement})
+    ${filledEvent === undefined ? sql`` : sql`, filled_event as (${filledEvent.statement})`}
+    select outcome, detail from checked`;
+  switch (decision?.outcome) {
+    case "placed":
+      return { _tag: "Placed", order };
+    case "existing": {
+      // The key was used (a retry): the same terms get that order, other terms are refused.
+      const [row] = await sql<OrderRow[]>`select ${sql.unsafe(orderColumns)} from orders where order_id = ${decision.detail}`;
+      if (row === undefined) throw new Error(`order ${decision.detail} of key ${terms.idempotencyKey} not found`);
+      const earlier = await readOrder(sql, row);
+      return sameTerms(earlier, terms) ? { _tag: "Existing", order: earlier } : { _tag: "KeyReused", orderId: earlier.orderId };
     }
+    case "insufficient_funds":
+      return { _tag: "InsufficientFunds", requiredMinor, availableMinor: BigInt(decision.detail) };
+    case "insufficient_position":
+      return { _tag: "InsufficientPosition", requested: terms.quantity, available: BigInt(decision.detail) };
+    default:
+      throw new Error(`place_check answered ${JSON.stringify(decision)}`);
   }
-}
-
-/** The code and detail of an error `place_check` raised (MT002–MT004), or undefined for any other failure. */
-function refusalOf(cause: unknown): { readonly code: string; readonly detail: string } | undefined {
-  if (typeof cause !== "object" || cause === null) return undefined;
-  const { code, detail } = cause as { code?: unknown; detail?: unknown };
-  return typeof code === "string" && /^MT00[234]$/.test(code) && typeof detail === "string" ? { code, detail } : undefined;
 }
 
 async function cancel(

@@ -18,7 +18,7 @@ export {
 export { tail, tailGroup, type TailOptions } from "./tail.js";
 export { consume, layerConsumer, type ConsumerOptions, type EventHandler } from "./consumer.js";
 export { idempotent, idempotentBatch, type IdempotentOptions } from "./idempotent.js";
-export { layerOutbox, makeOutbox, Outbox, type OutboxInsert, type OutboxShape, type SqlOrTransaction } from "./outbox.js";
+export { layerOutbox, makeOutbox, Outbox, type OutboxInsert, type OutboxInsertOptions, type OutboxShape, type SqlOrTransaction } from "./outbox.js";
 export { layerOutboxRelay, type RelayOptions } from "./relay.js";
 export { ensureEventTables } from "./tables.js";
 export { memoryBackend } from "./memory-backend.js";

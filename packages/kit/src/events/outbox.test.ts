@@ -273,7 +273,7 @@ describe.each(implementations)("outbox, relay and idempotent consumer ($name)", 
     expect(result.applied).toBe(1);
   });
 
-  test("outbox.insert in the state change's statement: committed and published with it, never without it", async () => {
+  test("outbox.insert in the state change's statement: committed and published with it, never without it; with `when`, only if it holds", async () => {
     const result = await runWith(() =>
       Effect.gen(function* () {
         yield* startRelay;
@@ -301,10 +301,22 @@ describe.each(implementations)("outbox, relay and idempotent consumer ($name)", 
           // No events: the state change alone.
           const none = outbox.insert(sql, OrderFilledEvent, []);
           await sql`with placed as (insert into orders (id) values ('o-6')) ${none.statement}`;
+          // With `when`: written when the condition of the caller's statement holds, not otherwise.
+          const decide = (order: string, events: ReturnType<typeof outbox.insert>) => sql`
+            with decided as materialized (select not exists (select from orders where id = ${order}) as ok),
+            placed as (insert into orders (id) select ${order} from decided where ok)
+            ${events.statement}`;
+          const conditional = outbox.insert(sql, OrderFilledEvent, [fill(7), fill(8)], undefined, {
+            when: sql`exists (select from decided where ok)`,
+          });
+          await decide("o-7", conditional);
+          const declined = outbox.insert(sql, OrderFilledEvent, fill(9), undefined, { when: sql`exists (select from decided where ok)` });
+          await decide("o-7", declined);
           const [orders] = await sql<{ n: number }[]>`select count(*)::int as n from orders`;
           return {
-            envelopes: [...one.envelopes, ...three.envelopes, ...five.envelopes],
+            envelopes: [...one.envelopes, ...three.envelopes, ...five.envelopes, ...conditional.envelopes],
             refused: refused.envelopes[0]!.id,
+            declined: declined.envelopes[0]!.id,
             failure,
             none: none.envelopes.length,
             orders: orders!.n,
@@ -313,7 +325,7 @@ describe.each(implementations)("outbox, relay and idempotent consumer ($name)", 
       }).pipe(
         Effect.flatMap((written) =>
           Effect.gen(function* () {
-            yield* settled(5);
+            yield* settled(7);
             yield* Effect.sleep(300);
             const sql = yield* Sql;
             const applied = yield* Effect.promise(() => sql<{ event_id: string; order_id: string }[]>`select event_id::text, order_id from applied_fills order by seq`);
@@ -324,12 +336,13 @@ describe.each(implementations)("outbox, relay and idempotent consumer ($name)", 
     );
     expect(result.written.failure).toBe("23505");
     expect(result.written.none).toBe(0);
-    expect(result.written.orders).toBe(6);
-    expect(result.counts.applied).toBe(5);
-    expect(result.applied.map((a) => a.order_id)).toEqual(["o-0", "o-1", "o-2", "o-3", "o-5"]);
+    expect(result.written.orders).toBe(7);
+    expect(result.counts.applied).toBe(7);
+    expect(result.applied.map((a) => a.order_id)).toEqual(["o-0", "o-1", "o-2", "o-3", "o-5", "o-7", "o-8"]);
     // What was applied is what insert returned: the same envelopes (ids), and none of the refused one.
     expect(result.applied.map((a) => a.event_id)).toEqual(result.written.envelopes.map((e) => e.id));
     expect(result.applied.map((a) => a.event_id)).not.toContain(result.written.refused);
+    expect(result.applied.map((a) => a.event_id)).not.toContain(result.written.declined);
     expect(result.written.envelopes[0]!.correlationId).toBe("req-0");
     expect(result.written.envelopes.every((e) => e.source === "trading" && e.type === OrderFilledSchema.typeName)).toBe(true);
   });

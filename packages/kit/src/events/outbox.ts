@@ -50,8 +50,24 @@ export interface OutboxShape {
    * at all, in one round trip with no BEGIN and COMMIT, the cheapest way to produce. (Data
    * changes in a WITH always run to completion, whatever the main statement reads.) Embedded in
    * a statement of a transaction (`sql.begin`), it commits with it.
+   *
+   * With `when` (a boolean SQL expression of the caller's statement, e.g. `exists (select from
+   * checked where ok)`), the rows are written only if it holds: for a statement whose change is
+   * itself conditional, decided by an earlier part of it.
    */
-  readonly insert: <A extends Message>(sql: SqlOrTransaction, event: EventType<A>, payload: A | ReadonlyArray<A>, meta?: EventMeta) => OutboxInsert;
+  readonly insert: <A extends Message>(
+    sql: SqlOrTransaction,
+    event: EventType<A>,
+    payload: A | ReadonlyArray<A>,
+    meta?: EventMeta,
+    options?: OutboxInsertOptions,
+  ) => OutboxInsert;
+}
+
+/** How {@link OutboxShape.insert} writes its rows. */
+export interface OutboxInsertOptions {
+  /** Written only when this boolean SQL expression holds (evaluated in the caller's statement). */
+  readonly when?: postgres.PendingQuery<postgres.Row[]>;
 }
 
 /** The outbox of this service. */
@@ -59,7 +75,7 @@ export class Outbox extends Context.Service<Outbox, OutboxShape>()("@meridian/ki
 
 /** Writes outbox rows stamped with `source` (the producing service). */
 export function makeOutbox(source: string): OutboxShape {
-  const insert: OutboxShape["insert"] = (pool, event, payload, meta) => {
+  const insert: OutboxShape["insert"] = (pool, event, payload, meta, options) => {
     // Both build statements alike; postgres.js's types only lack their common part.
     const sql = pool as postgres.Sql;
     const payloads: ReadonlyArray<Message> = Array.isArray(payload) ? payload : [payload as Message];
@@ -70,6 +86,13 @@ export function makeOutbox(source: string): OutboxShape {
     });
     // No events: a statement that writes nothing, so the caller's statement stays valid.
     if (rows.length === 0) return { statement: sql`select where false`, envelopes };
+    const when = options?.when;
+    if (when !== undefined) {
+      const selected = rows
+        .map((row) => sql`select ${row.event_id}::uuid, ${row.topic}::text, ${row.envelope}::bytea where ${when}`)
+        .reduce((all, one) => sql`${all} union all ${one}`);
+      return { statement: sql`insert into meridian_outbox (event_id, topic, envelope) ${selected}`, envelopes };
+    }
     // One event (the usual case) without the row helper, which costs more to build.
     const [row] = rows;
     if (rows.length === 1 && row !== undefined) {
@@ -111,9 +134,9 @@ function wakingRelays(outbox: OutboxShape, sql: postgres.Sql): OutboxShape {
       wakeRelays(sql);
       return outbox.write(tx, event, payload, meta);
     },
-    insert: (pool, event, payload, meta) => {
+    insert: (pool, event, payload, meta, options) => {
       wakeRelays(sql);
-      return outbox.insert(pool, event, payload, meta);
+      return outbox.insert(pool, event, payload, meta, options);
     },
   };
 }
