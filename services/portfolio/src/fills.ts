@@ -225,18 +225,16 @@ async function applyInTransaction(
   const [updated] = await Promise.all([updating, ...writes]);
   // One notification per account and batch: watchers read the whole state anyway.
   const changedAt = timestampFromDate(new Date());
-  // Written together: one round trip for all of them.
-  await Promise.all(
-    updated.map((row) => {
-      const totals = accounts.get(row.account_id)!;
-      return outbox.write(
-        tx,
-        AccountChangedEvent,
-        create(AccountChangedSchema, { accountId: row.account_id, fillsApplied: BigInt(row.fills_applied), fillId: totals.lastFillId, changedAt }),
-        { correlationId: totals.correlationId },
-      );
-    }),
-  );
+  // One statement for all of them, each carrying the correlation id of its account's last fill.
+  const totalsOf = updated.map((row) => accounts.get(row.account_id)!);
+  await outbox.insert(
+    tx,
+    AccountChangedEvent,
+    updated.map((row, i) =>
+      create(AccountChangedSchema, { accountId: row.account_id, fillsApplied: BigInt(row.fills_applied), fillId: totalsOf[i]!.lastFillId, changedAt }),
+    ),
+    totalsOf.map((totals) => ({ correlationId: totals.correlationId })),
+  ).statement;
   return ledger.length;
 }
 

@@ -6,7 +6,7 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Effect, Layer, ManagedRuntime } from "effect";
 import type postgres from "postgres";
-import { layerOutbox, layerOutboxRelay, Outbox, type EventBus } from "@meridian/kit/events";
+import { layerOutbox, layerOutboxRelay, Outbox, type EventBus, type EventMeta } from "@meridian/kit/events";
 import { layerSql, Sql } from "@meridian/kit/postgres";
 import { OrderFilledSchema, OrderSide, type OrderFilled } from "@meridian/sdk/trading";
 import { OrderFilledEvent } from "../src/events.js";
@@ -41,8 +41,8 @@ export function orderFilled(fields: {
 
 /** Trading's side of the path: an outbox in schema "trading" and its relay to the bus. */
 export interface FillProducer {
-  /** Writes the fills through the outbox, `perTransaction` at a time. */
-  readonly write: (fills: ReadonlyArray<OrderFilled>, perTransaction?: number) => Promise<void>;
+  /** Writes the fills through the outbox, `perTransaction` at a time, each with `metaOf(fill)` if given. */
+  readonly write: (fills: ReadonlyArray<OrderFilled>, perTransaction?: number, metaOf?: (fill: OrderFilled) => EventMeta) => Promise<void>;
   /** Rows the relay has not yet published. */
   readonly unsent: () => Promise<number>;
   readonly sql: postgres.Sql;
@@ -61,10 +61,10 @@ export async function startFillProducer(databaseUrl: string, bus: Layer.Layer<Ev
   const [sql, outbox] = await runtime.runPromise(Effect.all([Effect.service(Sql), Effect.service(Outbox)]));
   return {
     sql,
-    write: async (fills, perTransaction = 50) => {
+    write: async (fills, perTransaction = 50, metaOf) => {
       for (let i = 0; i < fills.length; i += perTransaction) {
         await sql.begin(async (tx) => {
-          for (const fill of fills.slice(i, i + perTransaction)) await outbox.write(tx, OrderFilledEvent, fill);
+          for (const fill of fills.slice(i, i + perTransaction)) await outbox.write(tx, OrderFilledEvent, fill, metaOf?.(fill));
         });
       }
     },

@@ -8,6 +8,8 @@ import { Effect, Fiber, Stream } from "effect";
 import postgres from "postgres";
 import type { PortfolioState } from "@meridian/sdk/portfolio";
 import { RiskProfile } from "@meridian/sdk/portfolio";
+import { tail } from "@meridian/kit/events";
+import { AccountChangedEvent } from "../src/events.js";
 import { eventually, orderFilled, startFillProducer, type FillProducer } from "./fills-fixture.js";
 import { startHarness, type Harness } from "./harness.js";
 
@@ -132,6 +134,36 @@ describe("fills", () => {
     // total = initial + realised + unrealised
     expect(portfolio.totalValueMinor).toBe(1_000_000n + 9_850n + 15_000n);
     expect(portfolio.positions[0]!.weight).toBeCloseTo(153_000 / 1_024_850, 9);
+  });
+
+  test("each account's AccountChanged carries the correlation id of that account's latest fill", async () => {
+    const ivy = (await open("ivy", "corr-ivy")).account!.accountId;
+    const jack = (await open("jack", "corr-jack")).account!.accountId;
+    const seen: Array<{ accountId: string; correlationId: string }> = [];
+    let following!: () => void;
+    const started = new Promise<void>((resolve) => (following = resolve));
+    const fiber = Effect.runFork(
+      tail(AccountChangedEvent, { blockMs: 100, onFollowing: () => following() }).pipe(
+        Stream.runForEach((e) => Effect.sync(() => void seen.push({ accountId: e.payload.accountId, correlationId: e.correlationId }))),
+        Effect.provide(harness.bus),
+      ),
+    );
+    await started;
+    // One transaction: the three fills reach portfolio together, as one batch of its consumer.
+    await producer.write(
+      [
+        orderFilled({ accountId: ivy, fillId: "ivy-1", side: "buy", quantity: 1n, priceMicros: 100_000_000n }),
+        orderFilled({ accountId: jack, fillId: "jack-1", side: "buy", quantity: 1n, priceMicros: 100_000_000n }),
+        orderFilled({ accountId: ivy, fillId: "ivy-2", side: "buy", quantity: 1n, priceMicros: 100_000_000n }),
+      ],
+      50,
+      (fill) => ({ correlationId: `req-${fill.fillId}` }),
+    );
+    const latest = (accountId: string) => seen.filter((e) => e.accountId === accountId).at(-1)?.correlationId;
+    await eventually("both accounts' changes", async () => latest(ivy) === "req-ivy-2" && latest(jack) === "req-jack-1");
+    await Effect.runPromise(Fiber.interrupt(fiber));
+    // Never another account's request.
+    for (const e of seen) expect(e.correlationId.startsWith(e.accountId === ivy ? "req-ivy-" : "req-jack-")).toBe(true);
   });
 
   test("the same fill in another envelope has no second effect; a sell of more than is held is never applied", async () => {

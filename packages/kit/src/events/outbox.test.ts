@@ -284,7 +284,19 @@ describe.each(implementations)("outbox, relay and idempotent consumer ($name)", 
           // One order and its event per statement, and three orders with their events in one.
           const one = outbox.insert(sql, OrderFilledEvent, fill(0), { correlationId: "req-0" });
           await sql`with placed as (insert into orders (id) values ('o-0')) ${one.statement}`;
-          const three = outbox.insert(sql, OrderFilledEvent, [fill(1), fill(2), fill(3)]);
+          const three = outbox.insert(sql, OrderFilledEvent, [fill(1), fill(2), fill(3)], [
+            { correlationId: "req-1" },
+            { correlationId: "req-2" },
+            { correlationId: "req-3" },
+          ]);
+          const mismatch = (() => {
+            try {
+              outbox.insert(sql, OrderFilledEvent, [fill(1), fill(2)], [{ correlationId: "req-1" }]);
+              return undefined;
+            } catch (e) {
+              return e instanceof RangeError ? e.message : String(e);
+            }
+          })();
           await sql`with placed as (insert into orders ${sql([{ id: "o-1" }, { id: "o-2" }, { id: "o-3" }], "id")}) ${three.statement}`;
           // The state change fails (the order exists): its event is not written either.
           const refused = outbox.insert(sql, OrderFilledEvent, fill(4));
@@ -317,6 +329,7 @@ describe.each(implementations)("outbox, relay and idempotent consumer ($name)", 
             envelopes: [...one.envelopes, ...three.envelopes, ...five.envelopes, ...conditional.envelopes],
             refused: refused.envelopes[0]!.id,
             declined: declined.envelopes[0]!.id,
+            mismatch,
             failure,
             none: none.envelopes.length,
             orders: orders!.n,
@@ -343,7 +356,8 @@ describe.each(implementations)("outbox, relay and idempotent consumer ($name)", 
     expect(result.applied.map((a) => a.event_id)).toEqual(result.written.envelopes.map((e) => e.id));
     expect(result.applied.map((a) => a.event_id)).not.toContain(result.written.refused);
     expect(result.applied.map((a) => a.event_id)).not.toContain(result.written.declined);
-    expect(result.written.envelopes[0]!.correlationId).toBe("req-0");
+    expect(result.written.envelopes.slice(0, 4).map((e) => e.correlationId)).toEqual(["req-0", "req-1", "req-2", "req-3"]);
+    expect(result.written.mismatch).toBe("outbox.insert: 1 metas for 2 payloads");
     expect(result.written.envelopes.every((e) => e.source === "trading" && e.type === OrderFilledSchema.typeName)).toBe(true);
   });
 

@@ -40,8 +40,9 @@ export interface OutboxShape {
     meta?: EventMeta,
   ) => Promise<Envelope>;
   /**
-   * The outbox rows of `payload` (one event, or several of one type) as a fragment, for the
-   * producer to put in the very statement of its state change, after it in a WITH:
+   * The outbox rows of `payload` (one event, or several of one type, with one `meta` for all or
+   * one per payload) as a fragment, for the producer to put in the very statement of its state
+   * change, after it in a WITH:
    *
    *     const events = outbox.insert(sql, OrderFilledEvent, payload, meta);
    *     await sql`with placed as (insert into orders … ) ${events.statement}`;
@@ -59,7 +60,7 @@ export interface OutboxShape {
     sql: SqlOrTransaction,
     event: EventType<A>,
     payload: A | ReadonlyArray<A>,
-    meta?: EventMeta,
+    meta?: EventMeta | ReadonlyArray<EventMeta>,
     options?: OutboxInsertOptions,
   ) => OutboxInsert;
 }
@@ -79,7 +80,8 @@ export function makeOutbox(source: string): OutboxShape {
     // Both build statements alike; postgres.js's types only lack their common part.
     const sql = pool as postgres.Sql;
     const payloads: ReadonlyArray<Message> = Array.isArray(payload) ? payload : [payload as Message];
-    const envelopes = payloads.map((p) => makeEnvelope(event as EventType<Message>, p, source, meta));
+    const metaOf = metaPerPayload(meta, payloads.length);
+    const envelopes = payloads.map((p, i) => makeEnvelope(event as EventType<Message>, p, source, metaOf(i)));
     const rows = envelopes.map((envelope) => {
       const bytes = encodeEnvelope(envelope);
       return { event_id: envelope.id, topic: event.topic, envelope: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
@@ -111,6 +113,13 @@ export function makeOutbox(source: string): OutboxShape {
     },
     insert,
   };
+}
+
+/** The meta of each payload: one for all, or one each (a count that differs is a bug). */
+function metaPerPayload(meta: EventMeta | ReadonlyArray<EventMeta> | undefined, payloads: number): (i: number) => EventMeta | undefined {
+  if (!Array.isArray(meta)) return () => meta as EventMeta | undefined;
+  if (meta.length !== payloads) throw new RangeError(`outbox.insert: ${meta.length} metas for ${payloads} payloads`);
+  return (i) => meta[i];
 }
 
 /**
