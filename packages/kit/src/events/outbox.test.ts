@@ -1,14 +1,16 @@
+import { create } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Context, Effect, Exit, Fiber, Layer, Scope } from "effect";
 import postgres from "postgres";
 import { createClient } from "redis";
-import { OrderFilledSchema, type OrderFilled } from "../../../../sdk/src/gen/meridian/trading/v1/events_pb.js";
+import { OrderFilledSchema, OrderPlacedSchema, type OrderFilled } from "../../../../sdk/src/gen/meridian/trading/v1/events_pb.js";
 import { layerSql, Sql } from "../postgres/sql.js";
 import { layerRedis, Redis } from "../redis/connection.js";
 import { startRedisServer, type RedisServerProcess } from "../redis/testing.js";
 import { metrics } from "../telemetry/metrics.js";
 import type { StreamBackend } from "./backend.js";
 import { EventBus, makeEventBus } from "./bus.js";
+import { decodeEnvelope } from "./envelope.js";
 import { consume } from "./consumer.js";
 import { idempotent } from "./idempotent.js";
 import { memoryBackend } from "./memory-backend.js";
@@ -24,6 +26,7 @@ const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const run = crypto.randomUUID().slice(0, 8);
 const keyPrefix = `test:${run}:`;
 const OrderFilledEvent = defineEvent("meridian.trading.order.filled", OrderFilledSchema);
+const OrderPlacedEvent = defineEvent("meridian.trading.order.placed", OrderPlacedSchema);
 
 const admin = postgres(pgUrl, { max: 1, onnotice: () => {} });
 const schemas: string[] = [];
@@ -383,6 +386,59 @@ describe.each(implementations)("outbox, relay and idempotent consumer ($name)", 
     // One consumer, no faults: each applied once, in the order the producer committed them.
     expect(order).toEqual(Array.from({ length: 400 }, (_, n) => `o-${n}`));
   }, 30_000);
+
+  test("rows of two topics written interleaved go out in one append per topic, each stream in outbox order", async () => {
+    const result = await runWith(() =>
+      Effect.gen(function* () {
+        const sql = yield* Sql;
+        const outbox = yield* Outbox;
+        const bus = yield* EventBus;
+        // Written before the relay starts: its first round finds all of them.
+        const written = yield* Effect.promise(() =>
+          sql.begin(async (tx) => {
+            const ids: Array<{ topic: string; id: string }> = [];
+            for (let n = 0; n < 20; n++) {
+              const event = n % 2 === 0 ? outbox.insert(tx, OrderPlacedEvent, create(OrderPlacedSchema, { orderId: `o-${n}` })) : outbox.insert(tx, OrderFilledEvent, fill(n));
+              await event.statement;
+              ids.push({ topic: n % 2 === 0 ? OrderPlacedEvent.topic : OrderFilledEvent.topic, id: event.envelopes[0]!.id });
+            }
+            return ids;
+          }),
+        );
+        const appends: Array<{ stream: string; rows: number }> = [];
+        const counting = makeEventBus(
+          {
+            ...bus.backend,
+            // The appends that went through (a new relay's first ones find no marker, and replay).
+            append: async (stream, envelopes, options) => {
+              const appended = await bus.backend.append(stream, envelopes, options);
+              appends.push({ stream, rows: appended.streamIds.length });
+              return appended;
+            },
+          },
+          { source: "trading", keyPrefix: bus.keyPrefix },
+        );
+        yield* startIn(Layer.build(layerOutboxRelay({ pollIntervalMs: 20 })).pipe(Effect.provide(Layer.succeed(EventBus, counting)), Effect.asVoid));
+        while ((yield* Effect.promise(() => sql<{ n: number }[]>`select count(*)::int as n from meridian_outbox where sent_at is null`))[0]!.n > 0)
+          yield* Effect.sleep(10);
+        const reader = yield* Effect.promise(() => bus.backend.openReader());
+        const streamed = yield* Effect.promise(async () => {
+          const of = async (topic: string) =>
+            (await reader.readAfter(bus.streamKey(topic), "0-0", 100, 10)).map((d) => decodeEnvelope(d.envelope!).id);
+          return { placed: await of(OrderPlacedEvent.topic), filled: await of(OrderFilledEvent.topic) };
+        });
+        reader.close();
+        return { written, appends, streamed };
+      }),
+    );
+    expect(result.appends).toEqual([
+      { stream: expect.stringContaining(OrderPlacedEvent.topic), rows: 10 },
+      { stream: expect.stringContaining(OrderFilledEvent.topic), rows: 10 },
+    ]);
+    const idsOf = (topic: string) => result.written.filter((w) => w.topic === topic).map((w) => w.id);
+    expect(result.streamed.placed).toEqual(idsOf(OrderPlacedEvent.topic));
+    expect(result.streamed.filled).toEqual(idsOf(OrderFilledEvent.topic));
+  });
 
   test(`the event bus losing all its data (${name === "redis" ? "Redis restarted empty" : "in-process bus restarted"}) loses no event`, async () => {
     const total = 2000;

@@ -196,14 +196,16 @@ class Relay {
         tx<OutboxRow[]>`select position, topic, envelope from meridian_outbox where sent_at is null order by position limit ${this.batchSize}`,
       ]);
       if (!locked || rows.length === 0) return { sent: 0 };
-      // Consecutive rows of one topic go in one append; the appends, issued together, are
-      // pipelined on one connection and land in order.
-      const runs: OutboxRow[][] = [];
+      // One append per topic, its rows in outbox order: a topic is one stream, and order is kept
+      // per stream. An append stops at the first row its stream has no room for, so a later row
+      // of a topic never lands before an earlier one. The appends go out together (pipelined).
+      const byTopic = new Map<string, OutboxRow[]>();
       for (const row of rows) {
-        const last = runs[runs.length - 1];
-        if (last !== undefined && last[0]!.topic === row.topic) last.push(row);
-        else runs.push([row]);
+        const run = byTopic.get(row.topic);
+        if (run === undefined) byTopic.set(row.topic, [row]);
+        else run.push(row);
       }
+      const runs = [...byTopic.values()];
       const results = await Promise.allSettled(
         runs.map((run) =>
           this.bus.backend.append(
