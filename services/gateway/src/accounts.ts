@@ -6,6 +6,7 @@
  */
 import { Context, Effect, Layer } from "effect";
 import { InvalidArgument, PermissionDenied, type KitError } from "@meridian/kit";
+import { LruMap } from "@meridian/kit/cache";
 import { ServiceClient } from "@meridian/kit/client";
 import { Portfolio, type Account, type PortfolioState, type RiskProfile } from "@meridian/sdk/portfolio";
 import { UnknownAccount } from "./errors.js";
@@ -40,10 +41,9 @@ export const layerAccounts = Layer.effect(
   Accounts,
   Effect.gen(function* () {
     const portfolio = yield* Effect.service(ServiceClient(Portfolio));
-    const owners = new Map<string, string>();
+    const owners = new LruMap<string, string>(ownersMaxEntries);
     const remember = (account: Account | undefined) => {
       if (account === undefined) return;
-      if (owners.size >= ownersMaxEntries) owners.clear();
       owners.set(account.accountId, account.owner);
     };
     const checkOwner = (caller: Principal, accountId: string, owner: string) =>

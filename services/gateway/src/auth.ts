@@ -6,6 +6,7 @@
  */
 import { Context, Effect, Layer } from "effect";
 import { RequestContext, Unauthenticated, type RateLimited, type Unavailable } from "@meridian/kit";
+import { LruMap } from "@meridian/kit/cache";
 import { RateLimiter, type Rate, type RateLimit } from "@meridian/kit/rate-limit";
 import { bearerKeyOf, displayPrefix, hashApiKey, isWellFormedKey } from "./domain/api-keys.js";
 import { ApiKeyStore } from "./store.js";
@@ -41,7 +42,7 @@ export const layerAuthenticator = (rate: Rate | undefined): Layer.Layer<Authenti
       const store = yield* Effect.service(ApiKeyStore);
       const limiter = yield* Effect.service(RateLimiter);
       const limit: RateLimit | undefined = rate === undefined ? undefined : { name: "gateway_api_key", ...rate };
-      const resolved = new Map<string, { readonly owner: string; readonly until: number }>();
+      const resolved = new LruMap<string, { readonly owner: string; readonly until: number }>(keyCacheMaxEntries);
       const resolve = (requestHeader: Headers): Effect.Effect<Principal & { readonly keyHash: string }, Unauthenticated | Unavailable> => {
         const key = bearerKeyOf(requestHeader.get("authorization"));
         if (key === undefined) {
@@ -54,7 +55,6 @@ export const layerAuthenticator = (rate: Rate | undefined): Layer.Layer<Authenti
         if (cached !== undefined && cached.until > Date.now()) return Effect.succeed({ owner: cached.owner, keyPrefix, keyHash });
         return Effect.flatMap(store.ownerOf(keyHash), (owner) => {
           if (owner === undefined) return Effect.fail(new Unauthenticated({}, "invalid API key"));
-          if (resolved.size >= keyCacheMaxEntries) resolved.clear();
           resolved.set(keyHash, { owner, until: Date.now() + keyCacheTtlMs });
           return Effect.succeed({ owner, keyPrefix, keyHash });
         });

@@ -6,6 +6,7 @@
 import { Context, Effect, Layer } from "effect";
 import type postgres from "postgres";
 import type { Unavailable } from "@meridian/kit";
+import { LruMap } from "@meridian/kit/cache";
 import { Outbox, type EventMeta, type OutboxShape } from "@meridian/kit/events";
 import { query, type Sql } from "@meridian/kit/postgres";
 import { OrderSide, OrderStatus } from "@meridian/sdk/trading";
@@ -84,7 +85,7 @@ export interface OrderStoreShape {
   ) => Promise<number>;
 }
 
-/** How many accounts' facts an instance remembers (it forgets them all when full, then learns again). */
+/** How many accounts' facts an instance remembers (the least recently used are forgotten first, and learnt again when needed). */
 const knownAccountsMax = 100_000;
 
 /** Storage of orders and fills. */
@@ -97,9 +98,8 @@ export const layerOrderStore: Layer.Layer<OrderStore, never, Sql | Outbox> = Lay
     const context = yield* Effect.context<Sql>();
     const outbox = yield* Effect.service(Outbox);
     const run = <A>(work: (sql: postgres.Sql) => Promise<A>) => Effect.provideContext(query(work), context);
-    const known = new Map<string, AccountFacts>();
+    const known = new LruMap<string, AccountFacts>(knownAccountsMax);
     const remember = (accountId: string, facts: AccountFacts) => {
-      if (known.size >= knownAccountsMax) known.clear();
       known.set(accountId, facts);
     };
     return {

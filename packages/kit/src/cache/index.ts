@@ -12,6 +12,7 @@ export {
   type CacheShape,
 } from "./cache.js";
 export { sharedKey, userKey, userKeyPrefix, type CacheKey } from "./keys.js";
+export { LruMap } from "./lru.js";
 export { memoryStore } from "./memory-store.js";
 export { redisStore, type RedisStoreOptions } from "./redis-store.js";
 export type { CacheStore, Lookup } from "./store.js";

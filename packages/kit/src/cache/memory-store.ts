@@ -2,6 +2,7 @@
  * The cache's bytes in the process's memory, for when REDIS_URL is unset: the same expiry, a
  * bound on the number of entries (least recently used go first), nothing shared between processes.
  */
+import { LruMap } from "./lru.js";
 import { miss, type CacheStore, type Lookup } from "./store.js";
 
 interface Entry {
@@ -12,25 +13,23 @@ interface Entry {
 /** A store holding at most `maxEntries` entries (default 10,000). */
 export function memoryStore(options: { readonly maxEntries?: number } = {}): CacheStore {
   const maxEntries = options.maxEntries ?? 10_000;
-  // A Map iterates in insertion order: re-inserting on read keeps the least recently used first.
-  const entries = new Map<string, Entry>();
+  const entries = new LruMap<string, Entry>(maxEntries);
 
   const read = (key: string): Lookup => {
     const entry = entries.get(key);
     if (entry === undefined) return miss;
-    entries.delete(key);
-    if (entry.expiresAt <= Date.now()) return miss;
-    entries.set(key, entry);
+    if (entry.expiresAt <= Date.now()) {
+      entries.delete(key);
+      return miss;
+    }
     return { _tag: "hit", bytes: entry.bytes };
   };
 
   return {
     get: async (key) => read(key),
     set: async (key, bytes, ttlSeconds) => {
-      entries.delete(key);
       // Copied, so a caller reusing its buffer cannot change what is cached.
       entries.set(key, { bytes: bytes.slice(), expiresAt: Date.now() + ttlSeconds * 1000 });
-      if (entries.size > maxEntries) evict(entries, maxEntries);
     },
     delete: async (keys) => {
       for (const key of keys) entries.delete(key);
@@ -39,12 +38,4 @@ export function memoryStore(options: { readonly maxEntries?: number } = {}): Cac
       for (const key of [...entries.keys()]) if (key.startsWith(prefix)) entries.delete(key);
     },
   };
-}
-
-// The least recently used go first (expired ones are dropped when next read).
-function evict(entries: Map<string, Entry>, maxEntries: number): void {
-  for (const key of entries.keys()) {
-    if (entries.size <= maxEntries) return;
-    entries.delete(key);
-  }
 }
