@@ -307,6 +307,54 @@ describe("placing orders on PostgreSQL", () => {
     expect(books.cash).toBe(books.recomputedCash);
   });
 
+  test("placements of many accounts at once share statements, each decided as if alone", async () => {
+    const rich = await Promise.all(Array.from({ length: 30 }, () => openAccount(10_000_000n)));
+    const poor = await openAccount(1_000n);
+    const retried = await openAccount(10_000_000n);
+    const earlier = await place(terms(retried, { idempotencyKey: "again" }), 100_000_000n);
+    const twice = await openAccount(150_000n);
+    const unregistered = `acct-unregistered-${crypto.randomUUID().slice(0, 6)}`;
+    const settled = await Promise.allSettled([
+      ...rich.map((accountId) => place(terms(accountId, { quantity: 1n }), 100_000_000n)),
+      place(terms(poor, { quantity: 1n }), 100_000_000n),
+      place(terms(retried, { idempotencyKey: "again" }), 100_000_000n),
+      place(terms(retried, { idempotencyKey: "again", quantity: 2n }), 100_000_000n),
+      place(terms(twice, { quantity: 10n }), 100_000_000n),
+      place(terms(twice, { quantity: 10n }), 100_000_000n),
+      place(terms(rich[0]!, { side: OrderSide.SELL, symbol: "MSFT", quantity: 1n }), 100_000_000n),
+      // A bug (an account placed before it was registered) fails its own placement only.
+      place(terms(unregistered, { quantity: 1n }), 100_000_000n),
+    ]);
+    const outcomes = settled.slice(0, -1).map((s) => (s.status === "fulfilled" ? s.value : { _tag: `rejected: ${String(s.reason)}` }));
+    const [poorOutcome, retry, reused, twiceA, twiceB, neverHeld] = outcomes.slice(rich.length);
+    expect(outcomes.slice(0, rich.length).every((o) => o._tag === "Placed")).toBe(true);
+    expect(poorOutcome).toEqual({ _tag: "InsufficientFunds", requiredMinor: 10_000n, availableMinor: 1_000n });
+    expect(earlier._tag).toBe("Placed");
+    if (earlier._tag === "Placed") {
+      expect(retry).toEqual({ _tag: "Existing", order: earlier.order });
+      expect(reused).toEqual({ _tag: "KeyReused", orderId: earlier.order.orderId });
+    }
+    // The account's two placements are decided one after the other: the second sees the first's spend.
+    expect([twiceA!._tag, twiceB!._tag].sort()).toEqual(["InsufficientFunds", "Placed"]);
+    expect([twiceA, twiceB]).toContainEqual({ _tag: "InsufficientFunds", requiredMinor: 100_000n, availableMinor: 50_000n });
+    expect(neverHeld).toEqual({ _tag: "InsufficientPosition", requested: 1n, available: 0n });
+    expect(settled.at(-1)!.status).toBe("rejected");
+    // Only what was placed was written: each placed market order and its fill, with their two events.
+    const placed = outcomes.flatMap((o) => (o._tag === "Placed" && "order" in o ? [o.order.orderId] : []));
+    expect(placed.length).toBe(rich.length + 1);
+    await drained();
+    const ours = new Set(placed);
+    expect(seen.placed.filter((e) => ours.has(e.orderId)).length).toBe(placed.length);
+    expect(seen.filled.filter((e) => ours.has(e.orderId)).length).toBe(placed.length);
+    expect(seen.placed.filter((e) => e.accountId === poor || e.accountId === unregistered).length).toBe(0);
+    expect(seen.placed.filter((e) => e.accountId === twice).length).toBe(1);
+    for (const accountId of [poor, twice, retried]) expect((await ledger(accountId)).cash).toBe((await ledger(accountId)).recomputedCash);
+    // Rows written by one statement carry its transaction's id: the placements shared statements.
+    const [counted] = await admin<{ statements: number }[]>`
+      select count(distinct xmin::text)::int as statements from orders where order_id = any(${placed}::uuid[])`;
+    expect(counted!.statements).toBeLessThan(placed.length / 2);
+  }, 30_000);
+
   test("the events on the bus are exactly the committed orders and fills", async () => {
     await drained();
     const orders = await admin<{ order_id: string; account_id: string; quantity: string }[]>`select order_id, account_id, quantity from orders`;

@@ -8,7 +8,8 @@ import type postgres from "postgres";
 import type { Unavailable } from "@meridian/kit";
 import { LruMap } from "@meridian/kit/cache";
 import { Outbox, type EventMeta, type OutboxShape } from "@meridian/kit/events";
-import { query, type Sql } from "@meridian/kit/postgres";
+import { makeBatcher } from "@meridian/kit/batch";
+import { isConnectionFailure, query, Sql } from "@meridian/kit/postgres";
 import { OrderSide, OrderStatus } from "@meridian/sdk/trading";
 import { buyHoldMinor } from "./domain/buying-power.js";
 import { sameTerms, type OrderTerms } from "./domain/order.js";
@@ -88,6 +89,15 @@ export interface OrderStoreShape {
 /** How many accounts' facts an instance remembers (the least recently used are forgotten first, and learnt again when needed). */
 const knownAccountsMax = 100_000;
 
+/**
+ * Placements waiting while others run go together in one statement: at most this many in one,
+ * and at most `placingStatements` statements at once (of the pool's 10 connections; the rest
+ * serve reads, cancels and the relay). On 2 cores, a few statements at once keep PostgreSQL busy;
+ * more would only split the waiting placements into smaller batches.
+ */
+const placementsPerStatement = 32;
+const placingStatements = 4;
+
 /** Storage of orders and fills. */
 export class OrderStore extends Context.Service<OrderStore, OrderStoreShape>()("@meridian/trading/OrderStore") {}
 
@@ -97,7 +107,26 @@ export const layerOrderStore: Layer.Layer<OrderStore, never, Sql | Outbox> = Lay
   Effect.gen(function* () {
     const context = yield* Effect.context<Sql>();
     const outbox = yield* Effect.service(Outbox);
+    const pool = yield* Effect.service(Sql);
     const run = <A>(work: (sql: postgres.Sql) => Promise<A>) => Effect.provideContext(query(work), context);
+    // One account per statement (its ledger and holding rows change once in it): the account's
+    // next placement waits for the next statement, and is decided after this one's.
+    const placeBatched = makeBatcher<Placement, PromiseSettledResult<PlaceOutcome>>({
+      maxBatch: placementsPerStatement,
+      maxInFlight: placingStatements,
+      keyOf: (placement) => placement.terms.accountId,
+      run: async (placements) => {
+        try {
+          return (await placeAll(pool, outbox, placements)).map((value) => ({ status: "fulfilled", value }));
+        } catch (cause) {
+          // A lost connection fails every placement of the statement (it may have committed: each
+          // caller retries with its key and gets its order). Another failure is one placement's
+          // (the statement did nothing): each alone again, so only its own call fails.
+          if (placements.length === 1 || isConnectionFailure(cause)) throw cause;
+          return Promise.allSettled(placements.map(async (placement) => (await placeAll(pool, outbox, [placement]))[0]!));
+        }
+      },
+    });
     const known = new LruMap<string, AccountFacts>(knownAccountsMax);
     const remember = (accountId: string, facts: AccountFacts) => {
       known.set(accountId, facts);
@@ -128,7 +157,12 @@ export const layerOrderStore: Layer.Layer<OrderStore, never, Sql | Outbox> = Lay
             on conflict (account_id) do nothing`;
           remember(accountId, facts);
         }),
-      place: (placement) => run((sql) => place(sql, outbox, placement)),
+      place: (placement) =>
+        run(async () => {
+          const settled = await placeBatched(placement);
+          if (settled.status === "rejected") throw settled.reason;
+          return settled.value;
+        }),
       cancel: (orderId, reason, meta) =>
         run(async (sql) => {
           const [owner] = await sql<{ account_id: string }[]>`select account_id from orders where order_id = ${orderId}`;
@@ -157,13 +191,19 @@ export const layerOrderStore: Layer.Layer<OrderStore, never, Sql | Outbox> = Lay
   }),
 );
 
-/**
- * A placement as one statement, so one round trip and a transaction of its own: `place_check`
- * (migration 0002) takes the account's lock and decides under it; the order, its fill, the
- * ledger and their outbox rows follow in the same statement, written only when it decided to
- * place. The statement answers with the decision.
- */
-async function place(sql: postgres.Sql, outbox: OutboxShape, p: Placement): Promise<PlaceOutcome> {
+/** A placement worked out before the statement: the order, its fill, and what they change. */
+interface PlannedOrder {
+  readonly placement: Placement;
+  readonly order: OrderRecord;
+  readonly fill: FillRecord | undefined;
+  readonly isBuy: boolean;
+  readonly requiredMinor: bigint;
+  readonly cashDeltaMinor: bigint;
+  readonly filledDelta: bigint;
+  readonly offeredDelta: bigint;
+}
+
+function planOrder(p: Placement): PlannedOrder {
   const { terms } = p;
   const isBuy = terms.side === OrderSide.BUY;
   const price = p.fillPriceMicros ?? terms.limitPriceMicros;
@@ -186,7 +226,6 @@ async function place(sql: postgres.Sql, outbox: OutboxShape, p: Placement): Prom
         })();
   // A resting buy holds its cost at the limit (a fill is never dearer); a resting sell offers its shares.
   const heldMinor = fill === undefined && isBuy ? buyHoldMinor(terms.quantity, terms.limitPriceMicros, p.feeBps) : 0n;
-  const requiredMinor = isBuy ? buyHoldMinor(terms.quantity, price, p.feeBps) : 0n;
   const order: OrderRecord = {
     orderId,
     accountId: terms.accountId,
@@ -205,54 +244,136 @@ async function place(sql: postgres.Sql, outbox: OutboxShape, p: Placement): Prom
     updatedAt: now,
     fills: fill === undefined ? [] : [fill],
   };
-  const cashDelta = fill === undefined ? 0n : cashEffectMinor(isBuy ? "buy" : "sell", fill.grossAmountMinor, fill.feeMinor);
-  const filledDelta = fill === undefined ? 0n : isBuy ? terms.quantity : -terms.quantity;
-  const offeredDelta = fill === undefined && !isBuy ? terms.quantity : 0n;
+  return {
+    placement: p,
+    order,
+    fill,
+    isBuy,
+    requiredMinor: isBuy ? buyHoldMinor(terms.quantity, price, p.feeBps) : 0n,
+    cashDeltaMinor: fill === undefined ? 0n : cashEffectMinor(isBuy ? "buy" : "sell", fill.grossAmountMinor, fill.feeMinor),
+    filledDelta: fill === undefined ? 0n : isBuy ? terms.quantity : -terms.quantity,
+    offeredDelta: fill === undefined && !isBuy ? terms.quantity : 0n,
+  };
+}
 
-  // Every write reads the decision, so none runs before the check has the lock, and none when it
-  // refused. Foreign keys are checked at the statement's end.
-  const noFill = fill === undefined;
-  const decidedToPlace = sql`exists (select from checked where outcome = 'placed')`;
-  const placedEvent = outbox.insert(sql, orderPlaced, orderPlacedOf(order), p.meta, { when: decidedToPlace });
-  const filledEvent =
-    fill === undefined ? undefined : outbox.insert(sql, orderFilled, orderFilledOf(order, fill, 0n), p.meta, { when: decidedToPlace });
-  const [decision] = await sql<Array<{ outcome: string; detail: string }>>`
-    with checked as materialized (
-      select outcome, detail from place_check(${order.accountId}, ${order.idempotencyKey}, ${order.symbol}, ${isBuy}::boolean,
-                                              ${int8(requiredMinor)}::bigint, ${int8(order.quantity)}::bigint)
+/**
+ * Placements of distinct accounts as one statement, so one round trip and one transaction for
+ * all of them: for each, in account order, `place_check` (migration 0002) takes the account's
+ * lock and decides under it; the orders, fills, ledger and holding changes and their outbox rows
+ * follow in the same statement, each written only for a placement it decided to place. The
+ * statement answers with each decision. Its text and plan are the same for any number of
+ * placements (they go as one JSON document), so one prepared statement serves every batch.
+ *
+ * One placement per account: the ledger and holding rows are changed once per statement (the
+ * batching in front of it sees to that, and this refuses otherwise).
+ */
+async function placeAll(sql: postgres.Sql, outbox: OutboxShape, placements: ReadonlyArray<Placement>): Promise<PlaceOutcome[]> {
+  if (new Set(placements.map((p) => p.terms.accountId)).size !== placements.length) {
+    throw new RangeError("placeAll: at most one placement per account in a statement");
+  }
+  const planned = placements.map(planOrder);
+  const decided = (key: postgres.PendingQuery<postgres.Row[]>) => sql`exists (select from checked where n = ${key} and outcome = 'placed')`;
+  const filledOnes = planned.flatMap((o, i) => (o.fill === undefined ? [] : [{ o, n: i + 1, fill: o.fill }]));
+  const placedEvents = outbox.insert(
+    sql,
+    orderPlaced,
+    planned.map((o) => orderPlacedOf(o.order)),
+    planned.map((o) => o.placement.meta),
+    { whenEach: { keys: planned.map((_, i) => i + 1), holds: decided } },
+  );
+  const filledEvents = outbox.insert(
+    sql,
+    orderFilled,
+    filledOnes.map(({ o, fill }) => orderFilledOf(o.order, fill, 0n)),
+    filledOnes.map(({ o }) => o.placement.meta),
+    { whenEach: { keys: filledOnes.map(({ n }) => n), holds: decided } },
+  );
+  // Every write reads the decisions, so none runs before its check has the lock, and none for a
+  // placement it refused. Foreign keys are checked at the statement's end.
+  const decisions = await sql<Array<{ n: string; outcome: string; detail: string }>>`
+    with input as (
+      select * from jsonb_to_recordset(${sql.json(planned.map(inputRow))}::jsonb) as i(
+        n int, order_id uuid, account_id text, symbol text, side smallint, type smallint, quantity bigint,
+        limit_price_micros bigint, currency text, status smallint, filled_quantity bigint, held_minor bigint,
+        rests_after text, idempotency_key text, placed_at timestamptz, is_buy boolean, required_minor bigint,
+        has_fill boolean, fill_id uuid, price_micros bigint, gross_amount_minor bigint, fee_minor bigint,
+        cash_delta bigint, filled_delta bigint, offered_delta bigint)
+    ), checked as materialized (
+      -- Accounts locked in id order, as every other batch locks them: two batches never deadlock.
+      select i.*, c.outcome, c.detail
+      from (select * from input order by account_id offset 0) as i
+      cross join lateral place_check(i.account_id, i.idempotency_key, i.symbol, i.is_buy, i.required_minor, i.quantity) as c
     ), placed as (
       insert into orders (order_id, account_id, symbol, side, type, quantity, limit_price_micros, currency, status,
                           filled_quantity, held_minor, rests_after, idempotency_key, placed_at, updated_at)
-      select ${orderId}::uuid, ${order.accountId}, ${order.symbol}, ${order.side}::smallint, ${order.type}::smallint,
-             ${int8(order.quantity)}::bigint, ${int8(order.limitPriceMicros)}::bigint, ${order.currency}, ${order.status}::smallint,
-             ${int8(order.filledQuantity)}::bigint, ${int8(heldMinor)}::bigint, ${order.restsAfter}, ${order.idempotencyKey},
-             ${now}::timestamptz, ${now}::timestamptz
+      select order_id, account_id, symbol, side, type, quantity, limit_price_micros, currency, status,
+             filled_quantity, held_minor, rests_after, idempotency_key, placed_at, placed_at
       from checked where outcome = 'placed'
     ), filled as (
       insert into fills (fill_id, order_id, account_id, symbol, side, quantity, price_micros, gross_amount_minor, fee_minor, filled_at)
-      select ${fill?.fillId ?? orderId}::uuid, ${orderId}::uuid, ${order.accountId}, ${order.symbol}, ${order.side}::smallint,
-             ${int8(fill?.quantity ?? 0n)}::bigint, ${int8(fill?.priceMicros ?? 0n)}::bigint,
-             ${int8(fill?.grossAmountMinor ?? 0n)}::bigint, ${int8(fill?.feeMinor ?? 0n)}::bigint, ${now}::timestamptz
-      from checked where outcome = 'placed' and not ${noFill}::boolean
+      select fill_id, order_id, account_id, symbol, side, quantity, price_micros, gross_amount_minor, fee_minor, placed_at
+      from checked where outcome = 'placed' and has_fill
     ), ledger as (
-      update accounts set cash_minor = cash_minor + ${int8(cashDelta)}::bigint, held_minor = held_minor + ${int8(heldMinor)}::bigint
-      from checked
-      where outcome = 'placed' and account_id = ${order.accountId} and not ${cashDelta === 0n && heldMinor === 0n}::boolean
+      update accounts as a set cash_minor = a.cash_minor + c.cash_delta, held_minor = a.held_minor + c.held_minor
+      from checked as c
+      where c.outcome = 'placed' and a.account_id = c.account_id and (c.cash_delta <> 0 or c.held_minor <> 0)
     ), holding as (
       -- Placing never lowers what is offered, so the row to insert never breaks its check.
       insert into holdings (account_id, symbol, filled_quantity, offered_quantity)
-      select ${order.accountId}, ${order.symbol}, ${int8(filledDelta)}::bigint, ${int8(offeredDelta)}::bigint
+      select account_id, symbol, filled_delta, offered_delta
       from checked
-      where outcome = 'placed' and not ${filledDelta === 0n && offeredDelta === 0n}::boolean
+      where outcome = 'placed' and (filled_delta <> 0 or offered_delta <> 0)
       on conflict (account_id, symbol) do update
         set filled_quantity = holdings.filled_quantity + excluded.filled_quantity,
             offered_quantity = holdings.offered_quantity + excluded.offered_quantity
-    ), placed_event as (${placedEvent.statement})
-    ${filledEvent === undefined ? sql`` : sql`, filled_event as (${filledEvent.statement})`}
-    select outcome, detail from checked`;
+    ), placed_events as (${placedEvents.statement}), filled_events as (${filledEvents.statement})
+    select n::text, outcome, detail from checked`;
+  const byPosition = new Map(decisions.map((d) => [Number(d.n), d]));
+  return Promise.all(planned.map((o, i) => outcomeOf(sql, o, byPosition.get(i + 1))));
+}
+
+/**
+ * A placement as a row of the statement's JSON input (64-bit integers as strings). One JSON
+ * document, not arrays: the planner does not look at its row count, so the prepared statement
+ * keeps one generic plan for every batch size (with arrays it was planned again on every run).
+ */
+function inputRow(o: PlannedOrder, i: number) {
+  const { order, fill } = o;
+  return {
+    n: i + 1,
+    order_id: order.orderId,
+    account_id: order.accountId,
+    symbol: order.symbol,
+    side: order.side,
+    type: order.type,
+    quantity: int8(order.quantity),
+    limit_price_micros: int8(order.limitPriceMicros),
+    currency: order.currency,
+    status: order.status,
+    filled_quantity: int8(order.filledQuantity),
+    held_minor: int8(order.heldMinor),
+    rests_after: order.restsAfter,
+    idempotency_key: order.idempotencyKey,
+    placed_at: order.placedAt.toISOString(),
+    is_buy: o.isBuy,
+    required_minor: int8(o.requiredMinor),
+    has_fill: fill !== undefined,
+    fill_id: fill?.fillId ?? order.orderId,
+    price_micros: int8(fill?.priceMicros ?? 0n),
+    gross_amount_minor: int8(fill?.grossAmountMinor ?? 0n),
+    fee_minor: int8(fill?.feeMinor ?? 0n),
+    cash_delta: int8(o.cashDeltaMinor),
+    filled_delta: int8(o.filledDelta),
+    offered_delta: int8(o.offeredDelta),
+  };
+}
+
+/** What a placement's decision means for its caller. */
+async function outcomeOf(sql: postgres.Sql, o: PlannedOrder, decision: { outcome: string; detail: string } | undefined): Promise<PlaceOutcome> {
+  const { terms } = o.placement;
   switch (decision?.outcome) {
     case "placed":
-      return { _tag: "Placed", order };
+      return { _tag: "Placed", order: o.order };
     case "existing": {
       // The key was used (a retry): the same terms get that order, other terms are refused.
       const [row] = await sql<OrderRow[]>`select ${sql.unsafe(orderColumns)} from orders where order_id = ${decision.detail}`;
@@ -261,7 +382,7 @@ async function place(sql: postgres.Sql, outbox: OutboxShape, p: Placement): Prom
       return sameTerms(earlier, terms) ? { _tag: "Existing", order: earlier } : { _tag: "KeyReused", orderId: earlier.orderId };
     }
     case "insufficient_funds":
-      return { _tag: "InsufficientFunds", requiredMinor, availableMinor: BigInt(decision.detail) };
+      return { _tag: "InsufficientFunds", requiredMinor: o.requiredMinor, availableMinor: BigInt(decision.detail) };
     case "insufficient_position":
       return { _tag: "InsufficientPosition", requested: terms.quantity, available: BigInt(decision.detail) };
     default:

@@ -364,6 +364,64 @@ describe.each(implementations)("outbox, relay and idempotent consumer ($name)", 
     expect(result.written.envelopes.every((e) => e.source === "trading" && e.type === OrderFilledSchema.typeName)).toBe(true);
   });
 
+  test("outbox.insert with `whenEach`: each row written only if its own condition holds, one statement for any number", async () => {
+    const result = await runWith(() =>
+      Effect.gen(function* () {
+        yield* startRelay;
+        yield* startIn(portfolioConsumer("c"));
+        const sql = yield* Sql;
+        const outbox = yield* Outbox;
+        return yield* Effect.promise(async () => {
+          // Orders decided one by one in the statement (1 and 3 placed, 2 and 4 not); each event follows its order.
+          const decide = (decisions: ReadonlyArray<boolean>, first: number) => {
+            const events = outbox.insert(
+              sql,
+              OrderFilledEvent,
+              decisions.map((_, i) => fill(first + i)),
+              decisions.map((_, i) => ({ correlationId: `req-${first + i}` })),
+              { whenEach: { keys: decisions.map((_, i) => i + 1), holds: (key) => sql`exists (select from decided where n = ${key} and ok)` } },
+            );
+            const rows = decisions.map((ok, i) => ({ n: i + 1, ok, id: `o-${first + i}` }));
+            return {
+              events,
+              run: sql`
+                with decided as materialized (select * from jsonb_to_recordset(${sql.json(rows)}::jsonb) as d(n int, ok boolean, id text)),
+                placed as (insert into orders (id) select id from decided where ok)
+                ${events.statement}`,
+            };
+          };
+          const four = decide([true, false, true, false], 0);
+          await four.run;
+          const two = decide([false, true], 10);
+          await two.run;
+          const mismatch = (() => {
+            try {
+              outbox.insert(sql, OrderFilledEvent, [fill(1), fill(2)], undefined, { whenEach: { keys: [1], holds: () => sql`true` } });
+              return undefined;
+            } catch (e) {
+              return e instanceof RangeError ? e.message : String(e);
+            }
+          })();
+          return { written: [...four.events.envelopes, ...two.events.envelopes], mismatch };
+        });
+      }).pipe(
+        Effect.flatMap((written) =>
+          Effect.gen(function* () {
+            yield* settled(3);
+            yield* Effect.sleep(300);
+            const sql = yield* Sql;
+            const applied = yield* Effect.promise(() => sql<{ event_id: string; order_id: string }[]>`select event_id::text, order_id from applied_fills order by seq`);
+            return { written, applied };
+          }),
+        ),
+      ),
+    );
+    expect(result.applied.map((a) => a.order_id)).toEqual(["o-0", "o-2", "o-11"]);
+    const [e0, , e2, , , e11] = result.written.written;
+    expect(result.applied.map((a) => a.event_id)).toEqual([e0!.id, e2!.id, e11!.id]);
+    expect(result.written.mismatch).toBe("outbox.insert: 1 keys for 2 payloads");
+  });
+
   test("a relay restarted with pending rows publishes them, in order, once it is back", async () => {
     const order = await runWith(() =>
       Effect.gen(function* () {

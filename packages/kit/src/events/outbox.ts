@@ -54,7 +54,8 @@ export interface OutboxShape {
    *
    * With `when` (a boolean SQL expression of the caller's statement, e.g. `exists (select from
    * checked where ok)`), the rows are written only if it holds: for a statement whose change is
-   * itself conditional, decided by an earlier part of it.
+   * itself conditional, decided by an earlier part of it. With `whenEach`, row by row: for a
+   * statement of several changes, each decided on its own (see {@link OutboxInsertOptions}).
    */
   readonly insert: <A extends Message>(
     sql: SqlOrTransaction,
@@ -69,6 +70,17 @@ export interface OutboxShape {
 export interface OutboxInsertOptions {
   /** Written only when this boolean SQL expression holds (evaluated in the caller's statement). */
   readonly when?: postgres.PendingQuery<postgres.Row[]>;
+  /**
+   * Each row written only when `holds(key)` holds, `key` being the SQL value of `keys[i]` (one
+   * per payload) for the row of payload i: e.g. `keys` the positions of the changes the events
+   * describe, and `holds: (key) => sql`exists (select from checked where n = ${key} and ok)``.
+   * The statement's text and plan do not depend on the number of rows (they go as one JSON
+   * document), so one prepared statement, planned once, serves any number of them.
+   */
+  readonly whenEach?: {
+    readonly keys: ReadonlyArray<number>;
+    readonly holds: (key: postgres.PendingQuery<postgres.Row[]>) => postgres.PendingQuery<postgres.Row[]>;
+  };
 }
 
 /** The outbox of this service. */
@@ -88,6 +100,20 @@ export function makeOutbox(source: string): OutboxShape {
     });
     // No events: a statement that writes nothing, so the caller's statement stays valid.
     if (rows.length === 0) return { statement: sql`select where false`, envelopes };
+    const each = options?.whenEach;
+    if (each !== undefined) {
+      if (each.keys.length !== rows.length) throw new RangeError(`outbox.insert: ${each.keys.length} keys for ${rows.length} payloads`);
+      // The rows as one JSON document: its row count, unlike an array's, is not something the
+      // planner looks at, so a prepared statement keeps one generic plan whatever the number of
+      // rows (with arrays it would plan the statement again on every run).
+      const document = rows.map((r, i) => ({ event_id: r.event_id, envelope: `\\x${r.envelope.toString("hex")}`, outbox_key: each.keys[i]! }));
+      const statement = sql`
+        insert into meridian_outbox (event_id, topic, envelope)
+        select r.event_id, ${event.topic}::text, r.envelope
+        from jsonb_to_recordset(${sql.json(document)}::jsonb) as r(event_id uuid, envelope bytea, outbox_key int8)
+        where ${each.holds(sql`r.outbox_key`)}`;
+      return { statement, envelopes };
+    }
     const when = options?.when;
     if (when !== undefined) {
       const selected = rows
