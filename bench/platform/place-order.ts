@@ -89,9 +89,32 @@ try {
   const errorCount = (errors: Readonly<Record<string, number>>) => Object.values(errors).reduce((a, b) => a + b, 0);
   const rows: string[] = [];
   const cpuLines: string[] = [];
+  const hopLines: string[] = [];
+  // Where the time of a call goes: each hop's own access-log durations (its server's view: from
+  // the request read to the answer written) for the measured PlaceOrder calls of one load (the
+  // first `warmup` lines, in the order calls ended, are the warm-up's).
+  const hops = [
+    { name: "gateway", method: "meridian.gateway.v1.GatewayService/PlaceOrder" },
+    { name: "trading", method: "meridian.trading.v1.TradingService/PlaceOrder" },
+  ];
+  const logLength = () => new Map(hops.map((h) => [h.name, platform.service(h.name).logs().length]));
+  const hopTimes = (from: Map<string, number>, warmup: number) =>
+    hops.map(({ name, method }) => {
+      const ms = platform
+        .service(name)
+        .logs()
+        .slice(from.get(name))
+        .filter((l) => l.method === method && typeof l.duration_ms === "number")
+        .slice(warmup)
+        .map((l) => l.duration_ms as number)
+        .sort((a, b) => a - b);
+      const at = (q: number) => (ms.length === 0 ? NaN : ms[Math.min(ms.length - 1, Math.floor(q * ms.length))]!);
+      return `${name} p50 ${at(0.5).toFixed(1)}, p90 ${at(0.9).toFixed(1)}, p99 ${at(0.99).toFixed(1)} (${ms.length} calls)`;
+    });
   let placedSoFar = 0;
   for (const spec of loads) {
     const cpuBefore = await cpuNow();
+    const logsBefore = logLength();
     const load = await runUnaryLoadProcess({
       url: `${platform.httpUrl("gateway")}/meridian.gateway.v1.GatewayService/PlaceOrder`,
       headers: auth,
@@ -130,6 +153,7 @@ try {
       `| ${what} | ${load.okPerSecond.toFixed(0)} | ${load.p50Ms.toFixed(1)} | ${load.p90Ms.toFixed(1)} | ${load.p99Ms.toFixed(1)} | ${load.maxMs.toFixed(1)} | ${JSON.stringify(load.errors)} | ${applied} (≥ ${expected}) | ${drainS.toFixed(1)} |`,
     );
     cpuLines.push(`- ${what}: ${cpuRows.join(", ")}.`);
+    hopLines.push(`- ${what}: ${hopTimes(logsBefore, load.warmupRequests).join("; ")}.`);
     console.log(rows.at(-1));
   }
   const lines = [
@@ -150,6 +174,10 @@ try {
     "",
     "CPU ms per call (warm-up and measured calls; Redis not counted, it is shared):",
     ...cpuLines,
+    "",
+    "Server-side ms of each hop (its access log's duration_ms, measured calls; the table's latency adds what is",
+    "before the gateway's handler: the load generator, the kernel and the gateway's queue):",
+    ...hopLines,
     "",
   ];
   // The new run on top; the earlier runs (and their readings) stay below it.
