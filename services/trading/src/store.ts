@@ -159,7 +159,7 @@ export const layerOrderStore: Layer.Layer<OrderStore, never, Sql | Outbox> = Lay
         }),
       place: (placement) =>
         run(async () => {
-          const settled = await placeBatched(placement);
+          const settled = await placeBatched.submit(placement);
           if (settled.status === "rejected") throw settled.reason;
           return settled.value;
         }),

@@ -1,9 +1,10 @@
 /**
- * Calls gathered into batches while earlier batches run: the first call runs at once (alone,
- * when nothing else is waiting), and calls that arrive while `maxInFlight` batches are running
- * wait and go together in the next one. An idle service answers as fast as without it; a busy
- * one makes fewer, bigger round trips (for a database: one statement and one commit for many
- * changes, where each had its own).
+ * Calls gathered into batches: a batch starts one turn of the event loop after a call arrives
+ * (calls made in that turn join it) whenever fewer than `maxInFlight` batches run; calls that
+ * arrive while they all run wait, and go together in the next. An idle caller pays one turn; a
+ * busy service makes fewer, bigger round trips (for a database: one statement, or one commit, for
+ * many changes). Used by trading's placements (many in one statement) and the kit's group commit
+ * (many units in one transaction).
  */
 export interface BatcherOptions<I, O> {
   /** Runs one batch: resolves with one outcome per item, in the items' order. */
@@ -16,23 +17,30 @@ export interface BatcherOptions<I, O> {
   readonly keyOf?: (item: I) => string;
 }
 
+/** Submits items; each resolves with its outcome (or rejects with its batch's error). */
+export interface Batcher<I, O> {
+  readonly submit: (item: I) => Promise<O>;
+  /** Resolves once no item waits and no batch runs. */
+  readonly drained: () => Promise<void>;
+}
+
 interface Waiting<I, O> {
   readonly item: I;
   readonly resolve: (outcome: O) => void;
   readonly reject: (error: unknown) => void;
 }
 
-/** A function that runs `item` in a batch and resolves with its outcome (rejects with the batch's error). */
-export function makeBatcher<I, O>(options: BatcherOptions<I, O>): (item: I) => Promise<O> {
+export function makeBatcher<I, O>(options: BatcherOptions<I, O>): Batcher<I, O> {
   const { run, maxBatch, maxInFlight, keyOf } = options;
   if (!(maxBatch >= 1 && maxInFlight >= 1)) throw new RangeError(`makeBatcher: maxBatch and maxInFlight must be at least 1, got ${maxBatch} and ${maxInFlight}`);
   let queue: Array<Waiting<I, O>> = [];
   let inFlight = 0;
   let scheduled = false;
+  let onDrained: Array<() => void> = [];
 
   // The next batch: the oldest calls, skipping (for later) any whose key is already in it.
   const take = (): Array<Waiting<I, O>> => {
-    if (keyOf === undefined || queue.length === 0) return queue.splice(0, maxBatch);
+    if (keyOf === undefined) return queue.splice(0, maxBatch);
     const batch: Array<Waiting<I, O>> = [];
     const rest: Array<Waiting<I, O>> = [];
     const keys = new Set<string>();
@@ -56,36 +64,51 @@ export function makeBatcher<I, O>(options: BatcherOptions<I, O>): (item: I) => P
     batch.forEach((waiting, i) => waiting.resolve(outcomes[i]!));
   };
 
-  const pump = () => {
-    scheduled = false;
-    while (inFlight < maxInFlight && queue.length > 0) {
-      const batch = take();
-      inFlight += 1;
-      let started: Promise<ReadonlyArray<O>>;
-      try {
-        started = run(batch.map((w) => w.item));
-      } catch (error) {
-        started = Promise.reject(error);
-      }
-      started.then(
+  const start = (batch: ReadonlyArray<Waiting<I, O>>) => {
+    inFlight += 1;
+    let running: Promise<ReadonlyArray<O>>;
+    try {
+      running = run(batch.map((w) => w.item));
+    } catch (error) {
+      running = Promise.reject(error);
+    }
+    void running
+      .then(
         (outcomes) => settle(batch, outcomes),
         (error: unknown) => {
           for (const waiting of batch) waiting.reject(error);
         },
-      ).finally(() => {
+      )
+      .finally(() => {
         inFlight -= 1;
-        pump();
+        // The next batch a turn later: the callers just answered can queue their next calls.
+        schedule();
+        if (inFlight === 0 && queue.length === 0) for (const done of onDrained.splice(0)) done();
       });
-    }
   };
 
-  return (item) =>
-    new Promise<O>((resolve, reject) => {
-      queue.push({ item, resolve, reject });
-      // Calls made in the same turn go out together.
-      if (!scheduled) {
-        scheduled = true;
-        queueMicrotask(pump);
-      }
-    });
+  const pump = () => {
+    scheduled = false;
+    while (inFlight < maxInFlight && queue.length > 0) start(take());
+  };
+
+  const schedule = () => {
+    if (scheduled || inFlight >= maxInFlight || queue.length === 0) return;
+    scheduled = true;
+    setImmediate(pump);
+  };
+
+  return {
+    submit: (item) =>
+      new Promise<O>((resolve, reject) => {
+        queue.push({ item, resolve, reject });
+        schedule();
+      }),
+    drained: () =>
+      inFlight === 0 && queue.length === 0
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            onDrained.push(resolve);
+          }),
+  };
 }

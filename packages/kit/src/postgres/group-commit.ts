@@ -4,16 +4,17 @@
  * only then does each caller's Effect complete. A commit costs PostgreSQL about as much as the rest
  * of a one-row transaction: shared by the units of a batch, it is paid once per batch.
  *
- * No timers: a lane (one `sql.begin` at a time) takes whatever queued while its previous batch ran,
- * up to `maxBatch`, one turn of the event loop after that batch ended (so that the callers it just
- * completed can queue their next units); an idle lane starts one turn after a unit arrives (units
- * submitted in the same turn join it). `lanes` batches run at the same time, each on a connection
- * of the pool. Defaults (4 lanes, batches of up to 8) from bench/events/results.md (2026-11-25 18:03):
+ * No timers (the kit's `makeBatcher`): a lane (one `sql.begin` at a time) takes whatever queued
+ * while its previous batch ran, up to `maxBatch`, one turn of the event loop after that batch ended
+ * (so that the callers it just completed can queue their next units); an idle lane starts one turn
+ * after a unit arrives (units submitted in the same turn join it). `lanes` batches run at the same
+ * time, each on a connection of the pool. Defaults (4 lanes, batches of up to 8) from bench/events/results.md (2026-11-25 18:03):
  * with 32 producers, 1 lane × 32 or 2 × 32 leave the units of a batch waiting on each other's round
  * trips; 4 × 8 was fastest end to end.
  */
 import { Cause, Context, Effect, Exit, Layer } from "effect";
 import type postgres from "postgres";
+import { makeBatcher, type Batcher as Batches } from "../batch/batcher.js";
 import { Unavailable } from "../errors.js";
 import { metrics } from "../telemetry/metrics.js";
 import { poolNameOf, poolUsage } from "./metrics.js";
@@ -127,15 +128,10 @@ class UnitFailed {
 // SQLSTATEs a unit may hit because of other batches' locks: worth one more run, alone.
 const retryableCodes = new Set(["40P01", "40001"]);
 
-// Batches of one pool: the queue, the lanes, the shared transactions.
+// Batches of one pool: the shared transactions of the batches `makeBatcher` forms.
 class Batcher {
-  private readonly queue: Entry[] = [];
-  private idleLanes: number;
   private closing = false;
-  private starting = false;
-  private drained: (() => void) | undefined;
-  private readonly lanes: number;
-  private readonly maxBatch: number;
+  private readonly batches: Batches<Entry, void>;
   private readonly isolation: "rerun" | "savepoint";
   private readonly sizes;
   private readonly reruns;
@@ -145,14 +141,27 @@ class Batcher {
     private readonly sql: postgres.Sql,
     options: GroupCommitOptions,
   ) {
-    this.lanes = Math.max(1, options.lanes ?? 4);
-    this.idleLanes = this.lanes;
-    this.maxBatch = Math.max(1, options.maxBatch ?? 8);
     this.isolation = options.isolation ?? "rerun";
     const pool = poolNameOf(sql.options);
     this.sizes = batchSizes.bind({ pool });
     this.reruns = fallbacks.bind({ pool, kind: "rerun" });
     this.alone = fallbacks.bind({ pool, kind: "alone" });
+    this.batches = makeBatcher<Entry, void>({
+      maxInFlight: Math.max(1, options.lanes ?? 4),
+      maxBatch: Math.max(1, options.maxBatch ?? 8),
+      run: async (entries) => {
+        // Units whose caller was interrupted while they waited are dropped; the others start.
+        const live = entries.filter((entry) => entry.state === queued);
+        for (const entry of live) entry.state = started;
+        try {
+          if (live.length > 0) await this.runBatch(live);
+        } catch (cause) {
+          // Not expected (runBatch settles every unit): no caller is left waiting.
+          for (const entry of live) entry.settle(Exit.die(cause));
+        }
+        return entries.map(() => undefined);
+      },
+    });
   }
 
   run<A, E, R>(unit: Unit<A, E, R>): Effect.Effect<A, E | Unavailable, R> {
@@ -170,8 +179,8 @@ class Batcher {
             entry.ended?.();
           },
         };
-        this.queue.push(entry);
-        this.pump();
+        // Its batch settles it (the batch's own promise never rejects).
+        void this.batches.submit(entry);
         return Effect.suspend(() => {
           if (entry.state === queued) {
             entry.state = dropped;
@@ -189,52 +198,7 @@ class Batcher {
   /** Stops taking units; resolves once the queued and running ones are done. */
   close(): Promise<void> {
     this.closing = true;
-    if (this.idleLanes === this.lanes && this.queue.length === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.drained = resolve;
-    });
-  }
-
-  private pump(): void {
-    if (this.idleLanes === 0 || this.starting) return;
-    // Not at once: the units other callers submit in this turn of the event loop join the batch.
-    this.starting = true;
-    setImmediate(() => {
-      this.starting = false;
-      while (this.idleLanes > 0 && this.queue.length > 0) {
-        this.idleLanes -= 1;
-        void this.lane();
-      }
-    });
-  }
-
-  private async lane(): Promise<void> {
-    try {
-      for (;;) {
-        const batch = this.take();
-        if (batch.length === 0) return;
-        await this.runBatch(batch);
-        // The callers just completed submit their next units in the next turns: let them queue.
-        await nextTurn();
-      }
-    } finally {
-      this.idleLanes += 1;
-      if (this.idleLanes === this.lanes && this.queue.length === 0) this.drained?.();
-    }
-  }
-
-  // Up to maxBatch queued units, skipping the dropped ones, marked started.
-  private take(): Entry[] {
-    const batch: Entry[] = [];
-    let n = 0;
-    while (n < this.queue.length && batch.length < this.maxBatch) {
-      const entry = this.queue[n++]!;
-      if (entry.state !== queued) continue;
-      entry.state = started;
-      batch.push(entry);
-    }
-    this.queue.splice(0, n);
-    return batch;
+    return this.batches.drained();
   }
 
   private async runBatch(entries: ReadonlyArray<Entry>): Promise<void> {
@@ -349,8 +313,6 @@ async function inSavepoint(tx: postgres.TransactionSql, entry: Entry): Promise<E
     return Exit.die(cause);
   }
 }
-
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 // A deadlock or serialization failure anywhere in the unit's failure.
 function isRetryable(exit: Exit.Exit<unknown, unknown>): boolean {
