@@ -14,7 +14,7 @@ import { decodeEnvelope } from "./envelope.js";
 import { consume } from "./consumer.js";
 import { idempotent } from "./idempotent.js";
 import { memoryBackend } from "./memory-backend.js";
-import { layerOutbox, Outbox } from "./outbox.js";
+import { layerOutbox, Outbox, type OutboxShape } from "./outbox.js";
 import { redisBackend } from "./redis-backend.js";
 import { layerOutboxRelay } from "./relay.js";
 import { faultyBackend, sampleFill, startTcpProxy, type Faults } from "./testing.js";
@@ -186,6 +186,23 @@ const settled = (count: number, timeoutMs = 30_000) =>
 
 const counter = (name: string, labels: Record<string, string>) => metrics.counter(name, "", []).get(labels);
 
+/**
+ * With a relay and a consumer running, runs `write` (statements with their outbox rows), then waits
+ * until `expected` fills are applied: what `write` answered, and what was applied, in order.
+ */
+const writeThenApplied = <W>(write: (sql: postgres.Sql, outbox: OutboxShape) => Promise<W>, expected: number) =>
+  Effect.gen(function* () {
+    yield* startRelay;
+    yield* startIn(portfolioConsumer("c"));
+    const sql = yield* Sql;
+    const outbox = yield* Outbox;
+    const written = yield* Effect.promise(() => write(sql, outbox));
+    yield* settled(expected);
+    yield* Effect.sleep(300);
+    const applied = yield* Effect.promise(() => sql<{ event_id: string; order_id: string }[]>`select event_id::text, order_id from applied_fills order by seq`);
+    return { written, applied, counts: yield* counts };
+  });
+
 describe.each(implementations)("outbox, relay and idempotent consumer ($name)", ({ name, bus }) => {
   const runWith = <A>(
     body: (testBus: TestBus) => Effect.Effect<A, never, Sql | Outbox | EventBus | Scope.Scope>,
@@ -278,77 +295,61 @@ describe.each(implementations)("outbox, relay and idempotent consumer ($name)", 
 
   test("outbox.insert in the state change's statement: committed and published with it, never without it; with `when`, only if it holds", async () => {
     const result = await runWith(() =>
-      Effect.gen(function* () {
-        yield* startRelay;
-        yield* startIn(portfolioConsumer("c"));
-        const sql = yield* Sql;
-        const outbox = yield* Outbox;
-        return yield* Effect.promise(async () => {
-          // One order and its event per statement, and three orders with their events in one.
-          const one = outbox.insert(sql, OrderFilledEvent, fill(0), { correlationId: "req-0" });
-          await sql`with placed as (insert into orders (id) values ('o-0')) ${one.statement}`;
-          const three = outbox.insert(sql, OrderFilledEvent, [fill(1), fill(2), fill(3)], [
-            { correlationId: "req-1" },
-            { correlationId: "req-2" },
-            { correlationId: "req-3" },
-          ]);
-          const mismatch = (() => {
-            try {
-              outbox.insert(sql, OrderFilledEvent, [fill(1), fill(2)], [{ correlationId: "req-1" }]);
-              return undefined;
-            } catch (e) {
-              return e instanceof RangeError ? e.message : String(e);
-            }
-          })();
-          await sql`with placed as (insert into orders ${sql([{ id: "o-1" }, { id: "o-2" }, { id: "o-3" }], "id")}) ${three.statement}`;
-          // The state change fails (the order exists): its event is not written either.
-          const refused = outbox.insert(sql, OrderFilledEvent, fill(4));
-          const failure = await sql`with placed as (insert into orders (id) values ('o-0')) ${refused.statement}`.then(
-            () => undefined,
-            (e: { code?: string }) => e.code,
-          );
-          // In a transaction, built on it, it commits with the transaction's other statements.
-          const five = await sql.begin(async (tx) => {
-            const events = outbox.insert(tx, OrderFilledEvent, fill(5));
-            await Promise.all([tx`insert into orders (id) values ('o-5')`, events.statement]);
-            return events;
-          });
-          // No events: the state change alone.
-          const none = outbox.insert(sql, OrderFilledEvent, []);
-          await sql`with placed as (insert into orders (id) values ('o-6')) ${none.statement}`;
-          // With `when`: written when the condition of the caller's statement holds, not otherwise.
-          const decide = (order: string, events: ReturnType<typeof outbox.insert>) => sql`
-            with decided as materialized (select not exists (select from orders where id = ${order}) as ok),
-            placed as (insert into orders (id) select ${order} from decided where ok)
-            ${events.statement}`;
-          const conditional = outbox.insert(sql, OrderFilledEvent, [fill(7), fill(8)], undefined, {
-            when: sql`exists (select from decided where ok)`,
-          });
-          await decide("o-7", conditional);
-          const declined = outbox.insert(sql, OrderFilledEvent, fill(9), undefined, { when: sql`exists (select from decided where ok)` });
-          await decide("o-7", declined);
-          const [orders] = await sql<{ n: number }[]>`select count(*)::int as n from orders`;
-          return {
-            envelopes: [...one.envelopes, ...three.envelopes, ...five.envelopes, ...conditional.envelopes],
-            refused: refused.envelopes[0]!.id,
-            declined: declined.envelopes[0]!.id,
-            mismatch,
-            failure,
-            none: none.envelopes.length,
-            orders: orders!.n,
-          };
+      writeThenApplied(async (sql, outbox) => {
+        // One order and its event per statement, and three orders with their events in one.
+        const one = outbox.insert(sql, OrderFilledEvent, fill(0), { correlationId: "req-0" });
+        await sql`with placed as (insert into orders (id) values ('o-0')) ${one.statement}`;
+        const three = outbox.insert(sql, OrderFilledEvent, [fill(1), fill(2), fill(3)], [
+          { correlationId: "req-1" },
+          { correlationId: "req-2" },
+          { correlationId: "req-3" },
+        ]);
+        const mismatch = (() => {
+          try {
+            outbox.insert(sql, OrderFilledEvent, [fill(1), fill(2)], [{ correlationId: "req-1" }]);
+            return undefined;
+          } catch (e) {
+            return e instanceof RangeError ? e.message : String(e);
+          }
+        })();
+        await sql`with placed as (insert into orders ${sql([{ id: "o-1" }, { id: "o-2" }, { id: "o-3" }], "id")}) ${three.statement}`;
+        // The state change fails (the order exists): its event is not written either.
+        const refused = outbox.insert(sql, OrderFilledEvent, fill(4));
+        const failure = await sql`with placed as (insert into orders (id) values ('o-0')) ${refused.statement}`.then(
+          () => undefined,
+          (e: { code?: string }) => e.code,
+        );
+        // In a transaction, built on it, it commits with the transaction's other statements.
+        const five = await sql.begin(async (tx) => {
+          const events = outbox.insert(tx, OrderFilledEvent, fill(5));
+          await Promise.all([tx`insert into orders (id) values ('o-5')`, events.statement]);
+          return events;
         });
-      }).pipe(
-        Effect.flatMap((written) =>
-          Effect.gen(function* () {
-            yield* settled(7);
-            yield* Effect.sleep(300);
-            const sql = yield* Sql;
-            const applied = yield* Effect.promise(() => sql<{ event_id: string; order_id: string }[]>`select event_id::text, order_id from applied_fills order by seq`);
-            return { written, applied, counts: yield* counts };
-          }),
-        ),
-      ),
+        // No events: the state change alone.
+        const none = outbox.insert(sql, OrderFilledEvent, []);
+        await sql`with placed as (insert into orders (id) values ('o-6')) ${none.statement}`;
+        // With `when`: written when the condition of the caller's statement holds, not otherwise.
+        const decide = (order: string, events: ReturnType<typeof outbox.insert>) => sql`
+          with decided as materialized (select not exists (select from orders where id = ${order}) as ok),
+          placed as (insert into orders (id) select ${order} from decided where ok)
+          ${events.statement}`;
+        const conditional = outbox.insert(sql, OrderFilledEvent, [fill(7), fill(8)], undefined, {
+          when: sql`exists (select from decided where ok)`,
+        });
+        await decide("o-7", conditional);
+        const declined = outbox.insert(sql, OrderFilledEvent, fill(9), undefined, { when: sql`exists (select from decided where ok)` });
+        await decide("o-7", declined);
+        const [orders] = await sql<{ n: number }[]>`select count(*)::int as n from orders`;
+        return {
+          envelopes: [...one.envelopes, ...three.envelopes, ...five.envelopes, ...conditional.envelopes],
+          refused: refused.envelopes[0]!.id,
+          declined: declined.envelopes[0]!.id,
+          mismatch,
+          failure,
+          none: none.envelopes.length,
+          orders: orders!.n,
+        };
+      }, 7),
     );
     expect(result.written.failure).toBe("23505");
     expect(result.written.none).toBe(0);
@@ -366,55 +367,39 @@ describe.each(implementations)("outbox, relay and idempotent consumer ($name)", 
 
   test("outbox.insert with `whenEach`: each row written only if its own condition holds, one statement for any number", async () => {
     const result = await runWith(() =>
-      Effect.gen(function* () {
-        yield* startRelay;
-        yield* startIn(portfolioConsumer("c"));
-        const sql = yield* Sql;
-        const outbox = yield* Outbox;
-        return yield* Effect.promise(async () => {
-          // Orders decided one by one in the statement (1 and 3 placed, 2 and 4 not); each event follows its order.
-          const decide = (decisions: ReadonlyArray<boolean>, first: number) => {
-            const events = outbox.insert(
-              sql,
-              OrderFilledEvent,
-              decisions.map((_, i) => fill(first + i)),
-              decisions.map((_, i) => ({ correlationId: `req-${first + i}` })),
-              { whenEach: { keys: decisions.map((_, i) => i + 1), holds: (key) => sql`exists (select from decided where n = ${key} and ok)` } },
-            );
-            const rows = decisions.map((ok, i) => ({ n: i + 1, ok, id: `o-${first + i}` }));
-            return {
-              events,
-              run: sql`
-                with decided as materialized (select * from jsonb_to_recordset(${sql.json(rows)}::jsonb) as d(n int, ok boolean, id text)),
-                placed as (insert into orders (id) select id from decided where ok)
-                ${events.statement}`,
-            };
+      writeThenApplied(async (sql, outbox) => {
+        // Orders decided one by one in the statement (1 and 3 placed, 2 and 4 not); each event follows its order.
+        const decide = (decisions: ReadonlyArray<boolean>, first: number) => {
+          const events = outbox.insert(
+            sql,
+            OrderFilledEvent,
+            decisions.map((_, i) => fill(first + i)),
+            decisions.map((_, i) => ({ correlationId: `req-${first + i}` })),
+            { whenEach: { keys: decisions.map((_, i) => i + 1), holds: (key) => sql`exists (select from decided where n = ${key} and ok)` } },
+          );
+          const rows = decisions.map((ok, i) => ({ n: i + 1, ok, id: `o-${first + i}` }));
+          return {
+            events,
+            run: sql`
+              with decided as materialized (select * from jsonb_to_recordset(${sql.json(rows)}::jsonb) as d(n int, ok boolean, id text)),
+              placed as (insert into orders (id) select id from decided where ok)
+              ${events.statement}`,
           };
-          const four = decide([true, false, true, false], 0);
-          await four.run;
-          const two = decide([false, true], 10);
-          await two.run;
-          const mismatch = (() => {
-            try {
-              outbox.insert(sql, OrderFilledEvent, [fill(1), fill(2)], undefined, { whenEach: { keys: [1], holds: () => sql`true` } });
-              return undefined;
-            } catch (e) {
-              return e instanceof RangeError ? e.message : String(e);
-            }
-          })();
-          return { written: [...four.events.envelopes, ...two.events.envelopes], mismatch };
-        });
-      }).pipe(
-        Effect.flatMap((written) =>
-          Effect.gen(function* () {
-            yield* settled(3);
-            yield* Effect.sleep(300);
-            const sql = yield* Sql;
-            const applied = yield* Effect.promise(() => sql<{ event_id: string; order_id: string }[]>`select event_id::text, order_id from applied_fills order by seq`);
-            return { written, applied };
-          }),
-        ),
-      ),
+        };
+        const four = decide([true, false, true, false], 0);
+        await four.run;
+        const two = decide([false, true], 10);
+        await two.run;
+        const mismatch = (() => {
+          try {
+            outbox.insert(sql, OrderFilledEvent, [fill(1), fill(2)], undefined, { whenEach: { keys: [1], holds: () => sql`true` } });
+            return undefined;
+          } catch (e) {
+            return e instanceof RangeError ? e.message : String(e);
+          }
+        })();
+        return { written: [...four.events.envelopes, ...two.events.envelopes], mismatch };
+      }, 3),
     );
     expect(result.applied.map((a) => a.order_id)).toEqual(["o-0", "o-2", "o-11"]);
     const [e0, , e2, , , e11] = result.written.written;
