@@ -52,10 +52,9 @@ export interface OutboxShape {
    * changes in a WITH always run to completion, whatever the main statement reads.) Embedded in
    * a statement of a transaction (`sql.begin`), it commits with it.
    *
-   * With `when` (a boolean SQL expression of the caller's statement, e.g. `exists (select from
-   * checked where ok)`), the rows are written only if it holds: for a statement whose change is
-   * itself conditional, decided by an earlier part of it. With `whenEach`, row by row: for a
-   * statement of several changes, each decided on its own (see {@link OutboxInsertOptions}).
+   * With `whenEach`, each row is written only if its own condition (a boolean SQL expression of
+   * the caller's statement) holds: for a statement whose changes are themselves conditional,
+   * decided by an earlier part of it (see {@link OutboxInsertOptions}).
    */
   readonly insert: <A extends Message>(
     sql: SqlOrTransaction,
@@ -68,8 +67,6 @@ export interface OutboxShape {
 
 /** How {@link OutboxShape.insert} writes its rows. */
 export interface OutboxInsertOptions {
-  /** Written only when this boolean SQL expression holds (evaluated in the caller's statement). */
-  readonly when?: postgres.PendingQuery<postgres.Row[]>;
   /**
    * Each row written only when `holds(key)` holds, `key` being the SQL value of `keys[i]` (one
    * per payload) for the row of payload i: e.g. `keys` the positions of the changes the events
@@ -113,13 +110,6 @@ export function makeOutbox(source: string): OutboxShape {
         from jsonb_to_recordset(${sql.json(document)}::jsonb) as r(event_id uuid, envelope bytea, outbox_key int8)
         where ${each.holds(sql`r.outbox_key`)}`;
       return { statement, envelopes };
-    }
-    const when = options?.when;
-    if (when !== undefined) {
-      const selected = rows
-        .map((row) => sql`select ${row.event_id}::uuid, ${row.topic}::text, ${row.envelope}::bytea where ${when}`)
-        .reduce((all, one) => sql`${all} union all ${one}`);
-      return { statement: sql`insert into meridian_outbox (event_id, topic, envelope) ${selected}`, envelopes };
     }
     // One event (the usual case) without the row helper, which costs more to build.
     const [row] = rows;
