@@ -14,7 +14,7 @@
  */
 import { Cause, Context, Effect, Exit, Layer } from "effect";
 import type postgres from "postgres";
-import { makeBatcher, type Batcher as Batches } from "../batch/batcher.js";
+import { makeBatcher, type Batcher } from "../batch/batcher.js";
 import { Unavailable } from "../errors.js";
 import { metrics } from "../telemetry/metrics.js";
 import { poolNameOf, poolUsage } from "./metrics.js";
@@ -83,9 +83,9 @@ export const layerGroupCommit = (options: GroupCommitOptions = {}): Layer.Layer<
     GroupCommit,
     Effect.flatMap(Effect.service(Sql), (sql) =>
       Effect.acquireRelease(
-        Effect.sync(() => new Batcher(sql, options)),
-        (batcher) => Effect.promise(() => batcher.close()),
-      ).pipe(Effect.map((batcher): GroupCommitShape => ({ run: (unit) => batcher.run(unit) }))),
+        Effect.sync(() => new SharedTransactions(sql, options)),
+        (transactions) => Effect.promise(() => transactions.close()),
+      ).pipe(Effect.map((transactions): GroupCommitShape => ({ run: (unit) => transactions.run(unit) }))),
     ),
   );
 
@@ -129,9 +129,9 @@ class UnitFailed {
 const retryableCodes = new Set(["40P01", "40001"]);
 
 // Batches of one pool: the shared transactions of the batches `makeBatcher` forms.
-class Batcher {
+class SharedTransactions {
   private closing = false;
-  private readonly batches: Batches<Entry, void>;
+  private readonly batches: Batcher<Entry, void>;
   private readonly isolation: "rerun" | "savepoint";
   private readonly sizes;
   private readonly reruns;
