@@ -128,9 +128,6 @@ export const layerOrderStore: Layer.Layer<OrderStore, never, Sql | Outbox> = Lay
       },
     });
     const known = new LruMap<string, AccountFacts>(knownAccountsMax);
-    const remember = (accountId: string, facts: AccountFacts) => {
-      known.set(accountId, facts);
-    };
     return {
       lookup: (accountId, idempotencyKey) =>
         run(async (sql) => {
@@ -144,7 +141,7 @@ export const layerOrderStore: Layer.Layer<OrderStore, never, Sql | Outbox> = Lay
               ? undefined
               : { currency: row.account_currency, initialCashMinor: BigInt(row.initial_cash_minor) };
           const earlier = row?.order_id == null ? undefined : await readOrder(sql, row as OrderRow);
-          if (facts !== undefined) remember(accountId, facts);
+          if (facts !== undefined) known.set(accountId, facts);
           return { earlier, facts };
         }),
       knownFacts: (accountId) => known.get(accountId),
@@ -155,7 +152,7 @@ export const layerOrderStore: Layer.Layer<OrderStore, never, Sql | Outbox> = Lay
             insert into accounts (account_id, currency, initial_cash_minor, cash_minor)
             values (${accountId}, ${facts.currency}, ${int8(facts.initialCashMinor)}::bigint, ${int8(facts.initialCashMinor)}::bigint)
             on conflict (account_id) do nothing`;
-          remember(accountId, facts);
+          known.set(accountId, facts);
         }),
       place: (placement) =>
         run(async () => {
