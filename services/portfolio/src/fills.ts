@@ -121,18 +121,21 @@ async function applyInTransaction(
   // COMMITTED the next statements' snapshots come after the locks are held, so they see what the
   // previous holder committed. The reads are sent with it (one round trip): the connection runs
   // them after it, in order.
+  // The ledger and the positions are read one key at a time (a lateral `limit 1` per key): the
+  // plan PostgreSQL settles on, made while the tables were nearly empty and kept as they grow,
+  // would otherwise hash the batch's keys and scan the whole table for them, every batch.
   const pairs = [...new Map(events.map((e) => [`${e.payload.accountId}/${e.payload.symbol}`, e.payload])).values()];
   const [locked, seenRows, stored] = await Promise.all([
     tx<Array<{ account_id: string; currency: string }>>`
       select account_id::text, currency from accounts where account_id = any(${accountIds}::uuid[])
       order by account_id for update`,
     tx<Array<{ fill_id: string }>>`
-      select fill_id from fills where fill_id = any(${events.map((e) => e.payload.fillId)}::text[])`,
+      select f.fill_id from unnest(${events.map((e) => e.payload.fillId)}::text[]) as k(fill_id)
+      cross join lateral (select fill_id from fills where fill_id = k.fill_id limit 1) as f`,
     tx<Array<{ account_id: string; symbol: string; quantity: string; cost_basis_minor: string; last_price_micros: string; last_price_date: string }>>`
       select p.account_id::text, p.symbol, p.quantity::text, p.cost_basis_minor::text, p.last_price_micros::text, p.last_price_date::text
-      from positions p
-      join unnest(${pairs.map((p) => p.accountId)}::uuid[], ${pairs.map((p) => p.symbol)}::text[]) as k(account_id, symbol)
-        on p.account_id = k.account_id and p.symbol = k.symbol`,
+      from unnest(${pairs.map((p) => p.accountId)}::uuid[], ${pairs.map((p) => p.symbol)}::text[]) as k(account_id, symbol)
+      cross join lateral (select * from positions where account_id = k.account_id and symbol = k.symbol limit 1) as p`,
   ]);
   const accounts = new Map<string, AccountTotals>(
     locked.map((a) => [a.account_id, { currency: a.currency, cashDeltaMinor: 0n, realizedPnlDeltaMinor: 0n, fills: 0, lastFillId: "", correlationId: "" }]),

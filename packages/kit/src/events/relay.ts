@@ -243,10 +243,14 @@ class Relay {
         }
       });
       if (positions.length > 0) {
+        // The range keeps the plan on the primary key. Without it, PostgreSQL's plan for this
+        // statement, made once while the outbox was nearly empty and then kept, hashes the round's
+        // rows and scans the whole outbox, sent rows awaiting acknowledgement included, every round.
+        const [first, last] = span(positions);
         await tx`
           update meridian_outbox as o set sent_at = now(), stream_ms = v.ms, stream_seq = v.seq
           from unnest(${positions}::bigint[], ${ms}::bigint[], ${seqs}::bigint[]) as v(position, ms, seq)
-          where o.position = v.position`;
+          where o.position = v.position and o.position between ${first}::bigint and ${last}::bigint`;
         m.relayed.inc({ schema: this.schema }, positions.length);
       }
       return { sent: positions.length, failure };
@@ -318,4 +322,16 @@ class Relay {
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message || error.name : String(error);
+}
+
+/** The lowest and the highest of outbox positions (bigint as text). */
+function span(positions: ReadonlyArray<string>): [string, string] {
+  let low = BigInt(positions[0]!);
+  let high = low;
+  for (const position of positions) {
+    const p = BigInt(position);
+    if (p < low) low = p;
+    if (p > high) high = p;
+  }
+  return [low.toString(), high.toString()];
 }
