@@ -6,7 +6,8 @@
  *
  * Securities and quotes are read on every order, so they are cached in this
  * process (the kit's in-process cache: single-flight, bounded), not in Redis: a
- * hit costs no round trip. Every instance follows BarsIngested (kit `tail`) and
+ * hit costs no round trip, no decoding and no turn of the event loop (the
+ * messages are held frozen, shared by every order). Every instance follows BarsIngested (kit `tail`) and
  * drops the symbol's quote; the TTL bounds staleness should it miss one.
  */
 import { Context, Effect, Layer, Stream } from "effect";

@@ -54,7 +54,7 @@ describe.each(implementations)("cache ($name)", ({ layer }) => {
     expect(results.every((r) => r.symbol === "AAPL")).toBe(true);
   });
 
-  test("a cached message is served without fetching, decoded from its protobuf bytes", async () => {
+  test("a cached message is served without fetching, the same message", async () => {
     const key = freshKey();
     const { state, fetch } = source(security("MSFT", "Microsoft"));
     const [first, second] = await run(
@@ -254,5 +254,22 @@ describe("cache on a Redis that fails", () => {
         }),
       ).pipe(Effect.provide(layer())),
     );
+  });
+});
+
+describe("cache in this process's memory", () => {
+  test("a hit answers at once with the message it holds, frozen: a caller that would change it for every caller fails instead", async () => {
+    const key = freshKey();
+    const { state, fetch } = source(create(SecuritySchema, { symbol: "KO", name: "Coca-Cola", currency: "USD", active: true }));
+    const cache = Effect.runSync(Effect.provide(Effect.service(Cache), layerMemoryCache()));
+    const first = await Effect.runPromise(cache.getOrFetch(key, 60, fetch));
+    // No turn of the event loop: runSync throws on anything asynchronous.
+    const second = Effect.runSync(cache.getOrFetch(key, 60, fetch));
+    expect(state.fetches).toBe(1);
+    expect(second).toBe(first);
+    expect(() => {
+      (second as { name: string }).name = "changed";
+    }).toThrow(TypeError);
+    expect(Effect.runSync(cache.getOrFetch(key, 60, fetch)).name).toBe("Coca-Cola");
   });
 });

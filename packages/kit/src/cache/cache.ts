@@ -3,7 +3,7 @@
  * fetches it once for every concurrent caller of that key in the process, and a cache that is
  * down or slow only costs a fetch from the source — it never fails a request.
  */
-import { fromBinary, toBinary, type Message } from "@bufbuild/protobuf";
+import { fromBinary, type Message } from "@bufbuild/protobuf";
 import { Cause, Context, Effect, Exit, Layer } from "effect";
 import { metrics } from "../telemetry/metrics.js";
 import { Redis } from "../redis/connection.js";
@@ -105,28 +105,31 @@ export function makeCache(store: CacheStore): CacheShape {
   const flights = new Map<string, Flight>();
   const outage = outageLog("cache unavailable: serving from the source");
 
-  const write = (key: CacheKey<Message>, bytes: Uint8Array, ttlSeconds: number) =>
-    store.set(key.key, bytes, ttlSeconds).catch((e: unknown) => {
+  const write = (key: CacheKey<Message>, value: Message, ttlSeconds: number) =>
+    store.set(key.key, key.schema, value, ttlSeconds).catch((e: unknown) => {
       writeErrors.inc({ namespace: key.namespace, operation: "set" });
       outage.failed({ namespace: key.namespace, operation: "set", error: describe(e) });
     });
+
+  const hit = <A extends Message>(key: CacheKey<A>, value: A): Effect.Effect<A> => {
+    seriesOf(key.namespace).hit.inc();
+    outage.recovered();
+    return Effect.succeed(value);
+  };
 
   const lookupThenFetch = <A extends Message, E, R>(
     key: CacheKey<A>,
     ttlSeconds: number,
     fetch: Effect.Effect<A, E, R>,
     flight: Flight,
+    lookup: Promise<Lookup>,
   ): Effect.Effect<A, E, R> =>
     Effect.flatMap(
-      Effect.promise(() => store.get(key.key)),
+      Effect.promise(() => lookup),
       (lookup) => {
         const series = seriesOf(key.namespace);
-        const cached = decoded(key, lookup);
-        if (cached !== undefined) {
-          series.hit.inc();
-          outage.recovered();
-          return Effect.succeed(cached);
-        }
+        const cached = valueOf(key, lookup);
+        if (cached !== undefined) return hit(key, cached);
         if (lookup._tag === "error") {
           series.error.inc();
           outage.failed({ namespace: key.namespace, operation: "get", error: lookup.error });
@@ -136,7 +139,7 @@ export function makeCache(store: CacheStore): CacheShape {
         }
         return Effect.tap(fetch, (value) =>
           Effect.sync(() => {
-            if (!flight.stale) void write(key, toBinary(key.schema, value), ttlSeconds);
+            if (!flight.stale) void write(key, value, ttlSeconds);
           }),
         );
       },
@@ -167,9 +170,15 @@ export function makeCache(store: CacheStore): CacheShape {
         coalesced.inc({ namespace: key.namespace });
         return join(inFlight, () => getOrFetchKey(key, ttlSeconds, fetch));
       }
+      const lookup = store.get(key.key);
+      // A store in this process answers at once: a hit is served here, without a flight.
+      if (!(lookup instanceof Promise)) {
+        const cached = valueOf(key, lookup);
+        if (cached !== undefined) return hit(key, cached);
+      }
       const flight: Flight = { waiters: [], stale: false };
       flights.set(key.key, flight);
-      return Effect.onExit(lookupThenFetch(key, ttlSeconds, fetch, flight), (exit) =>
+      return Effect.onExit(lookupThenFetch(key, ttlSeconds, fetch, flight, Promise.resolve(lookup)), (exit) =>
         Effect.sync(() => {
           if (flights.get(key.key) === flight) flights.delete(key.key);
           for (const waiter of flight.waiters) waiter(exit);
@@ -207,8 +216,12 @@ export function makeCache(store: CacheStore): CacheShape {
   };
 }
 
-// Bytes that no longer decode (the message changed incompatibly) count as a miss, not a failure.
-function decoded<A extends Message>(key: CacheKey<A>, lookup: Lookup): A | undefined {
+/**
+ * The cached message of a lookup: held in memory as it is, or decoded from a shared store's bytes
+ * (bytes that no longer decode, the message having changed incompatibly, count as a miss).
+ */
+function valueOf<A extends Message>(key: CacheKey<A>, lookup: Lookup): A | undefined {
+  if (lookup._tag === "held") return lookup.message as A;
   if (lookup._tag !== "hit") return undefined;
   try {
     return fromBinary(key.schema, lookup.bytes);

@@ -2,6 +2,7 @@
  * The cache's bytes in Redis: reads bounded by a short timeout, and skipped for a moment after
  * several failures in a row, so a down or hung Redis costs callers at most one timeout each.
  */
+import { toBinary } from "@bufbuild/protobuf";
 import { RESP_TYPES } from "redis";
 import type { RedisClient } from "../redis/connection.js";
 import { miss, type CacheStore, type Lookup } from "./store.js";
@@ -79,8 +80,9 @@ export function redisStore(client: RedisClient, keyPrefix: string, options: Redi
         );
       });
     },
-    set: (key, bytes, ttlSeconds) =>
-      guarded(() =>
+    set: async (key, schema, message, ttlSeconds) => {
+      const bytes = toBinary(schema, message);
+      await guarded(() =>
         within(
           timeout,
           client.sendCommand([
@@ -91,7 +93,8 @@ export function redisStore(client: RedisClient, keyPrefix: string, options: Redi
             String(Math.max(1, Math.round(ttlSeconds * 1000))),
           ]),
         ),
-      ).then(() => {}),
+      );
+    },
     delete: async (keys) => {
       if (keys.length === 0) return;
       await guarded(() => within(timeout, client.sendCommand(["UNLINK", ...keys.map((k) => keyPrefix + k)])));
