@@ -109,8 +109,10 @@ export const layerOrderStore: Layer.Layer<OrderStore, never, Sql | Outbox> = Lay
     const outbox = yield* Effect.service(Outbox);
     const pool = yield* Effect.service(Sql);
     const run = <A>(work: (sql: postgres.Sql) => Promise<A>) => Effect.provideContext(query(work), context);
-    // One account per statement (its ledger and holding rows change once in it): the account's
-    // next placement waits for the next statement, and is decided after this one's.
+    // One account per statement (its ledger and holding rows change once in it), and in one
+    // running statement at a time: the account's next placement waits for this statement to end,
+    // and is decided after it, rather than waiting on the account's row lock inside another
+    // statement and holding up every other placement of that one.
     const placeBatched = makeBatcher<Placement, PromiseSettledResult<PlaceOutcome>>({
       maxBatch: placementsPerStatement,
       maxInFlight: placingStatements,

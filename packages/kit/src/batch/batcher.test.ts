@@ -67,6 +67,25 @@ describe("makeBatcher", () => {
     expect(await Promise.all(calls)).toEqual(["done x:1", "done x:2", "done y:1", "done x:3", "done z:1", "done y:2"]);
   });
 
+  test("an item whose key is in a running batch waits for that batch to end; other keys go on meanwhile", async () => {
+    const g = gate();
+    const call = batcherCall({ run: g.run, maxBatch: 10, maxInFlight: 2, keyOf: (item) => item.split(":")[0]! });
+    const first = call("x:1");
+    await tick();
+    expect(g.batches).toEqual([["x:1"]]);
+    // x:1's batch runs; a second may start, but without x:2, which would wait on what x:1 holds.
+    const later = ["x:2", "y:1"].map(call);
+    await tick();
+    expect(g.batches).toEqual([["x:1"], ["y:1"]]);
+    g.endNext();
+    expect(await first).toBe("done x:1");
+    await tick();
+    expect(g.batches).toEqual([["x:1"], ["y:1"], ["x:2"]]);
+    g.endNext();
+    g.endNext();
+    expect(await Promise.all(later)).toEqual(["done x:2", "done y:1"]);
+  });
+
   test("drained: resolves once nothing waits and no batch runs", async () => {
     const g = gate();
     const batcher = makeBatcher({ run: g.run, maxBatch: 1, maxInFlight: 1 });

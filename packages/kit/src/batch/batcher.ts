@@ -13,7 +13,10 @@ export interface BatcherOptions<I, O> {
   readonly maxBatch: number;
   /** The most batches running at once; later calls wait for one to end. */
   readonly maxInFlight: number;
-  /** Items with the same key never share a batch: a later one waits for the next (in call order). */
+  /**
+   * Items with the same key never run at once: a later one waits until the batch holding its key
+   * has ended, then goes in the next (in call order). Items of other keys go on meanwhile.
+   */
   readonly keyOf?: (item: I) => string;
 }
 
@@ -37,8 +40,11 @@ export function makeBatcher<I, O>(options: BatcherOptions<I, O>): Batcher<I, O> 
   let inFlight = 0;
   let scheduled = false;
   let onDrained: Array<() => void> = [];
+  /** The keys of the running batches' items. */
+  const runningKeys = new Set<string>();
 
-  // The next batch: the oldest calls, skipping (for later) any whose key is already in it.
+  // The next batch: the oldest calls, skipping (for later) any whose key is already in it or in a
+  // running batch. Empty when every waiting call's key is running.
   const take = (): Array<Waiting<I, O>> => {
     if (keyOf === undefined) return queue.splice(0, maxBatch);
     const batch: Array<Waiting<I, O>> = [];
@@ -46,7 +52,7 @@ export function makeBatcher<I, O>(options: BatcherOptions<I, O>): Batcher<I, O> 
     const keys = new Set<string>();
     for (const waiting of queue) {
       const key = keyOf(waiting.item);
-      if (batch.length < maxBatch && !keys.has(key)) {
+      if (batch.length < maxBatch && !keys.has(key) && !runningKeys.has(key)) {
         keys.add(key);
         batch.push(waiting);
       } else rest.push(waiting);
@@ -66,6 +72,8 @@ export function makeBatcher<I, O>(options: BatcherOptions<I, O>): Batcher<I, O> 
 
   const start = (batch: ReadonlyArray<Waiting<I, O>>) => {
     inFlight += 1;
+    const keys = keyOf === undefined ? [] : batch.map((w) => keyOf(w.item));
+    for (const key of keys) runningKeys.add(key);
     let running: Promise<ReadonlyArray<O>>;
     try {
       running = run(batch.map((w) => w.item));
@@ -81,6 +89,7 @@ export function makeBatcher<I, O>(options: BatcherOptions<I, O>): Batcher<I, O> 
       )
       .finally(() => {
         inFlight -= 1;
+        for (const key of keys) runningKeys.delete(key);
         // The next batch a turn later: the callers just answered can queue their next calls.
         schedule();
         if (inFlight === 0 && queue.length === 0) for (const done of onDrained.splice(0)) done();
@@ -89,7 +98,11 @@ export function makeBatcher<I, O>(options: BatcherOptions<I, O>): Batcher<I, O> 
 
   const pump = () => {
     scheduled = false;
-    while (inFlight < maxInFlight && queue.length > 0) start(take());
+    while (inFlight < maxInFlight && queue.length > 0) {
+      const batch = take();
+      if (batch.length === 0) return; // every waiting key is running: the end of its batch schedules the next
+      start(batch);
+    }
   };
 
   const schedule = () => {
