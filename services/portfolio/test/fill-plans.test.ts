@@ -5,9 +5,9 @@
  */
 import { afterAll, expect, test } from "bun:test";
 import { Effect, Layer } from "effect";
-import { layerOutbox, Outbox, type ReceivedEvent } from "@meridian/kit/events";
+import { layerOutbox, Outbox } from "@meridian/kit/events";
 import { layerSql, migrate, Sql } from "@meridian/kit/postgres";
-import { cachedPlans, postgresDatabase } from "@meridian/kit/testing";
+import { cachedPlans, postgresDatabase, receivedEvent } from "@meridian/kit/testing";
 import type { OrderFilled } from "@meridian/sdk/trading";
 import { OrderFilledEvent } from "../src/events.js";
 import { applyFills } from "../src/fills.js";
@@ -17,20 +17,7 @@ import { orderFilled } from "./fills-fixture.js";
 const database = await postgresDatabase();
 afterAll(() => database.drop());
 
-const received = (payload: OrderFilled): ReceivedEvent<OrderFilled> => ({
-  id: Bun.randomUUIDv7(),
-  type: OrderFilledEvent.schema.typeName,
-  source: "trading",
-  time: new Date(),
-  traceparent: "",
-  tracestate: "",
-  correlationId: `c-${payload.fillId}`,
-  payload,
-  topic: OrderFilledEvent.topic,
-  group: name,
-  deliveries: 1,
-  streamId: "1-0",
-});
+const received = (payload: OrderFilled) => receivedEvent(OrderFilledEvent, payload, { group: name, correlationId: `c-${payload.fillId}` });
 
 test("a batch of fills reads the ledger and the positions by key, with plans made while both were nearly empty", async () => {
   const result = await Effect.runPromise(

@@ -6,7 +6,8 @@ import { layerSql, Sql } from "../postgres/sql.js";
 import type { ReceivedEvent } from "./envelope.js";
 import { idempotentBatch, uuidV7Floor } from "./idempotent.js";
 import { ensureEventTables } from "./tables.js";
-import { sampleFill } from "./testing.js";
+import { receivedEvent, sampleFill } from "./testing.js";
+import { defineEvent } from "./topic.js";
 
 const pgUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const schema = `t_idempotent_${crypto.randomUUID().slice(0, 8)}`;
@@ -25,20 +26,9 @@ const idAt = (ms: number): string => {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 };
 
-const received = (n: number, group: string): ReceivedEvent<OrderFilled> => ({
-  id: Bun.randomUUIDv7(),
-  type: OrderFilledSchema.typeName,
-  source: "trading",
-  time: new Date(),
-  traceparent: "",
-  tracestate: "",
-  correlationId: "",
-  payload: sampleFill(n),
-  topic: "meridian.trading.order.filled",
-  group,
-  deliveries: 1,
-  streamId: `${Date.now()}-${n}`,
-});
+const OrderFilledEvent = defineEvent("meridian.trading.order.filled", OrderFilledSchema);
+const received = (n: number, group: string): ReceivedEvent<OrderFilled> =>
+  receivedEvent(OrderFilledEvent, sampleFill(n), { group, streamId: `${Date.now()}-${n}` });
 
 describe("idempotent consumer: pruning processed ids", () => {
   test("uuidV7Floor sorts below every UUIDv7 of its millisecond and later, above every earlier one", () => {

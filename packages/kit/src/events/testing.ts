@@ -5,9 +5,11 @@
  * database connection as a restart would. Tests only.
  */
 import { connect, createServer, type Socket } from "node:net";
-import { create } from "@bufbuild/protobuf";
+import { create, type Message } from "@bufbuild/protobuf";
 import { OrderFilledSchema, OrderSide, type OrderFilled } from "../../../../sdk/src/gen/meridian/trading/v1/events_pb.js";
 import type { StreamBackend } from "./backend.js";
+import type { ReceivedEvent } from "./envelope.js";
+import type { EventType } from "./topic.js";
 
 /** What goes wrong, and how often (0 to 1). */
 export interface Faults {
@@ -134,4 +136,26 @@ export function sampleFill(n: number, accountId = "acc-1"): OrderFilled {
     currency: "USD",
     grossAmountMinor: 187_250n,
   });
+}
+
+/**
+ * An event as a consumer's handler receives it, for calling a handler directly: a fresh id, now,
+ * a first delivery; `fields` set the rest (group, correlation id, stream id…).
+ */
+export function receivedEvent<A extends Message>(event: EventType<A>, payload: A, fields: Partial<ReceivedEvent<A>> = {}): ReceivedEvent<A> {
+  return {
+    id: Bun.randomUUIDv7(),
+    type: event.schema.typeName,
+    source: "trading",
+    time: new Date(),
+    traceparent: "",
+    tracestate: "",
+    correlationId: "",
+    payload,
+    topic: event.topic,
+    group: "",
+    deliveries: 1,
+    streamId: "0-1",
+    ...fields,
+  };
 }

@@ -14,5 +14,5 @@ export { adminUrl, databases, embeddedDatabase, postgresDatabase, type TestDatab
 export { startRedisServer, type RedisServerProcess } from "../redis/testing.js";
 export { freePort } from "./ports.js";
 export { cachedPlans, type CachedPlan } from "./plans.js";
-export { startTcpProxy, type TcpProxy } from "../events/testing.js";
+export { receivedEvent, startTcpProxy, type TcpProxy } from "../events/testing.js";
 export { chromiumPath, ensureChromium } from "./chromium.js";
