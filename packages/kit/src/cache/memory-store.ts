@@ -9,7 +9,7 @@ import { LruMap } from "./lru.js";
 import { miss, type CacheStore, type Lookup } from "./store.js";
 
 interface Entry {
-  readonly held: Lookup;
+  readonly held: Extract<Lookup, { _tag: "held" }>;
   readonly expiresAt: number;
 }
 
