@@ -8,10 +8,23 @@ import { readFileSync } from "node:fs";
 
 const ticksPerSecond = Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim()) || 100;
 
-/** Seconds of CPU used by `pid` so far, or undefined off Linux. */
+/** Seconds of CPU used by `pid` so far (all its threads, live and ended), or undefined off Linux. */
 export function cpuSecondsOf(pid: number): number | undefined {
+  return cpuSecondsIn(`/proc/${pid}/stat`);
+}
+
+/**
+ * Seconds of CPU used so far by `pid`'s main thread alone, or undefined off Linux. In Bun that is
+ * the JavaScript thread (the event loop and the code it runs); the rest of `cpuSecondsOf` is the
+ * runtime's helper threads: the JIT compiler's, the GC's, the allocator's.
+ */
+export function mainThreadCpuSecondsOf(pid: number): number | undefined {
+  return cpuSecondsIn(`/proc/${pid}/task/${pid}/stat`);
+}
+
+function cpuSecondsIn(statPath: string): number | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const stat = readFileSync(statPath, "utf8");
     // Fields after the command name (which may hold spaces) start at the last ")".
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond; // utime, stime (fields 14, 15)

@@ -33,6 +33,21 @@ export interface LoadSpec {
   readonly durationS: number;
   /** Prefix of every $KEY (default: a random one per run). */
   readonly keyPrefix?: string;
+  /**
+   * Also report latency by window of this many seconds, by when each call was due, warm-up
+   * included: how the latency moves during the run (a fresh platform's first seconds, say).
+   */
+  readonly windowS?: number;
+}
+
+/** The calls due in one window of a run, and their latencies. */
+export interface LatencyWindow {
+  /** Seconds from the start of the run (warm-up included) to the window's start. */
+  readonly fromS: number;
+  readonly calls: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
 }
 
 /** What one measured run saw. */
@@ -52,6 +67,8 @@ export interface UnaryLoadResult {
   readonly errors: Readonly<Record<string, number>>;
   /** Calls answered during the warm-up. */
   readonly warmupRequests: number;
+  /** With `windowS`: every window of the run, in order. */
+  readonly windows?: ReadonlyArray<LatencyWindow>;
 }
 
 /** Runs the load and measures it. */
@@ -61,6 +78,8 @@ export async function runUnaryLoad(spec: LoadSpec): Promise<UnaryLoadResult> {
   const symbols = spec.symbols ?? [""];
   const headers = { "content-type": "application/json", ...spec.headers };
   const latenciesMs: number[] = [];
+  /** With windowS: [ms from the start to when the call was due, latency ms] of every call answered. */
+  const timeline: Array<readonly [number, number]> = [];
   const errors: Record<string, number> = {};
   let requests = 0;
   let ok = 0;
@@ -90,6 +109,7 @@ export async function runUnaryLoad(spec: LoadSpec): Promise<UnaryLoadResult> {
       code = "network";
     }
     const doneAt = performance.now();
+    if (spec.windowS !== undefined && doneAt <= stopAt) timeline.push([dueAt - startedAt, doneAt - dueAt]);
     if (dueAt < measureFrom) {
       warmupRequests += 1;
       return true;
@@ -133,7 +153,7 @@ export async function runUnaryLoad(spec: LoadSpec): Promise<UnaryLoadResult> {
   if (spec.ratePerSecond !== undefined) await openLoop(spec.ratePerSecond);
   else await Promise.all(Array.from({ length: spec.connections }, (_, i) => worker(i)));
   latenciesMs.sort((a, b) => a - b);
-  const at = (q: number) => latenciesMs[Math.min(latenciesMs.length - 1, Math.floor(q * latenciesMs.length))] ?? 0;
+  const at = (q: number) => percentile(latenciesMs, q);
   return {
     requests,
     ok,
@@ -145,7 +165,32 @@ export async function runUnaryLoad(spec: LoadSpec): Promise<UnaryLoadResult> {
     maxMs: latenciesMs.at(-1) ?? 0,
     errors,
     warmupRequests,
+    ...(spec.windowS === undefined ? {} : { windows: latencyWindows(timeline, spec.windowS * 1000) }),
   };
+}
+
+/** The q-quantile (0 ≤ q ≤ 1) of ascending `sorted`, 0 when empty. */
+function percentile(sorted: ReadonlyArray<number>, q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+}
+
+/**
+ * Calls grouped by the window of `windowMs` they were due in (`[due ms, latency ms]` each),
+ * every window from the first to the last that has calls, empty ones included.
+ */
+export function latencyWindows(calls: ReadonlyArray<readonly [number, number]>, windowMs: number): LatencyWindow[] {
+  const byWindow: number[][] = [];
+  for (const [dueMs, latencyMs] of calls) (byWindow[Math.floor(dueMs / windowMs)] ??= []).push(latencyMs);
+  return Array.from(byWindow, (latencies = [], i) => {
+    latencies.sort((a, b) => a - b);
+    return {
+      fromS: (i * windowMs) / 1000,
+      calls: latencies.length,
+      p50Ms: percentile(latencies, 0.5),
+      p99Ms: percentile(latencies, 0.99),
+      maxMs: latencies.at(-1) ?? 0,
+    };
+  });
 }
 
 /**
