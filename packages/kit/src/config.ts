@@ -32,6 +32,11 @@ export interface ServerConfig {
    * "all", or "off". Reading the address costs about 4 µs a request on Bun.serve (bench/).
    */
   readonly logPeer: "all" | "errors" | "off";
+  /**
+   * The most unary calls the server runs at once (MAX_CALLS_IN_FLIGHT; default: no limit). One
+   * more is answered at once with `unavailable`, before its handler runs (server/admission.ts).
+   */
+  readonly maxCallsInFlight: number | undefined;
 }
 
 /** A TCP port to listen on: 0 to 65535, where 0 lets the OS pick. */
@@ -60,6 +65,7 @@ export const serverConfig: Config.Config<ServerConfig> = Config.all({
   shutdownGraceMs: positiveInt("SHUTDOWN_GRACE_MS").pipe(Config.withDefault(10_000)),
   logLevel: Config.Literals(levels, "LOG_LEVEL").pipe(Config.withDefault<Level>("info")),
   logPeer: Config.Literals(["all", "errors", "off"], "LOG_PEER").pipe(Config.withDefault<"all" | "errors" | "off">("errors")),
+  maxCallsInFlight: positiveInt("MAX_CALLS_IN_FLIGHT").pipe(Config.withDefault<number | undefined>(undefined)),
   logBodies: Config.String("LOG_BODIES").pipe(
     Config.withDefault(""),
     Config.map((list) => list.split(",").map((m) => m.trim()).filter((m) => m !== "")),

@@ -13,7 +13,7 @@ import { Health as HealthService } from "../../../../sdk/src/gen/grpc/health/v1/
 import { HealthCheckResponse_ServingStatus as ServingStatus } from "../../../../sdk/src/gen/grpc/health/v1/health_pb.js";
 import { Health, type HealthReport } from "../health.js";
 import { Lifecycle } from "../lifecycle.js";
-import { implement, type ServiceBinding } from "./implement.js";
+import { implement, type CallLimits, type ServiceBinding } from "./implement.js";
 
 export { HealthService as GrpcHealthService };
 
@@ -83,9 +83,18 @@ export function grpcHealth(options: GrpcHealthOptions): Effect.Effect<ServiceBin
       },
     });
     // Watch ends itself at shutdown, after telling the client NOT_SERVING; the listener's
-    // shutdown signal would cut it before that last word.
-    return { ...binding, toConnect: (limits) => binding.toConnect({ deadlineCapMs: limits.deadlineCapMs }) };
+    // shutdown signal would cut it before that last word. Probes are answered even when the
+    // server is at its limit of calls in flight: a busy server is not an unhealthy one.
+    return {
+      ...binding,
+      toConnect: (limits) => binding.toConnect({ deadlineCapMs: limits.deadlineCapMs }),
+      toUnaryInvokers: (limits) => binding.toUnaryInvokers(withoutAdmission(limits)),
+    };
   });
+}
+
+function withoutAdmission({ admission: _, ...limits }: CallLimits): CallLimits {
+  return limits;
 }
 
 function servingStatusOf(report: HealthReport): ServingStatus {

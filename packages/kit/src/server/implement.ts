@@ -17,7 +17,8 @@ import type {
 } from "@bufbuild/protobuf";
 import { Cause, Context, Effect, Exit, Stream } from "effect";
 import type { DomainErrorOf, KitError, MeridianService } from "@meridian/sdk";
-import { DeadlineExceeded, toWireError } from "../errors.js";
+import { DeadlineExceeded, toWireError, Unavailable } from "../errors.js";
+import type { Admission } from "./admission.js";
 import { redactedJson } from "../telemetry/redact.js";
 import { traceHeadersOf } from "../telemetry/tracing.js";
 import { callRecordOf, logFieldsOf, RequestContext, type CallRecord, type RequestInfo } from "./call.js";
@@ -55,6 +56,8 @@ export interface CallLimits {
   readonly shutdown?: AbortSignal;
   /** Methods ("pkg.Service/Method") whose requests are logged, redacted (opt-in; default none). */
   readonly logBodies?: ReadonlySet<string>;
+  /** The server's limit on unary calls at once, shared by its services (default: none). */
+  readonly admission?: Admission;
 }
 
 /** What the unary adapter needs to know about one call, whichever path it came by. */
@@ -221,15 +224,37 @@ function unaryInvoker(
       });
     });
   };
+  const admission = limits.admission;
+  const admitted =
+    admission === undefined
+      ? direct
+      : (request: unknown, call: UnaryCall): unknown => {
+          if (!admission.tryEnter()) {
+            const atCapacity = new Unavailable({ reason: `server at capacity: ${admission.limit} calls in flight (MAX_CALLS_IN_FLIGHT)` });
+            throw failure(call, Cause.fail(atCapacity), false, 0);
+          }
+          let answer: unknown;
+          try {
+            answer = direct(request, call);
+          } catch (e) {
+            admission.leave();
+            throw e;
+          }
+          if (!(answer instanceof Promise)) {
+            admission.leave();
+            return answer;
+          }
+          return answer.finally(admission.leave);
+        };
   const invoke = (request: unknown, call: UnaryCall): Promise<unknown> => {
     try {
-      const answer = direct(request, call);
+      const answer = admitted(request, call);
       return answer instanceof Promise ? answer : Promise.resolve(answer);
     } catch (e) {
       return Promise.reject(e);
     }
   };
-  return Object.assign(invoke, { direct });
+  return Object.assign(invoke, { direct: admitted });
 }
 
 function serverStreaming(

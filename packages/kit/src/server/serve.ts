@@ -12,6 +12,7 @@ import { configureLogging, writeLogLine } from "../log.js";
 import { layerProcessMetrics } from "../telemetry/process.js";
 import { corsConfig, withCors, type CorsOptions } from "./cors.js";
 import { createFetchHandlers, type HttpRoute } from "./fetch-handler.js";
+import { makeAdmission } from "./admission.js";
 import { grpcHealth, GrpcHealthService } from "./grpc-health.js";
 import { listenGrpc } from "./grpc-listener.js";
 import { listenHttp, type ListenFailed, type Listener } from "./http-listener.js";
@@ -73,6 +74,7 @@ export function serve<R>(
         deadlineCapMs: config.deadlineCapMs,
         shutdown: lifecycle.shutdown,
         logBodies: new Set(config.logBodies),
+        ...(config.maxCallsInFlight === undefined ? {} : { admission: makeAdmission(config.maxCallsInFlight) }),
       });
       const handlers = createFetchHandlers({ routes, health, service: options.name, version, httpRoutes: options.httpRoutes ?? [] });
       const cors = options.cors ?? (yield* readConfig(corsConfig));
