@@ -65,8 +65,10 @@ export interface UnaryLoadResult {
   readonly maxMs: number;
   /** Failed calls by Connect error code (or "network"). */
   readonly errors: Readonly<Record<string, number>>;
-  /** Calls answered during the warm-up. */
+  /** Calls answered during the warm-up, any status. */
   readonly warmupRequests: number;
+  /** Of those, answered 200. */
+  readonly warmupOk: number;
   /** With `windowS`: every window of the run, in order. */
   readonly windows?: ReadonlyArray<LatencyWindow>;
 }
@@ -84,6 +86,7 @@ export async function runUnaryLoad(spec: LoadSpec): Promise<UnaryLoadResult> {
   let requests = 0;
   let ok = 0;
   let warmupRequests = 0;
+  let warmupOk = 0;
   let sequence = 0;
 
   const startedAt = performance.now();
@@ -112,6 +115,7 @@ export async function runUnaryLoad(spec: LoadSpec): Promise<UnaryLoadResult> {
     if (spec.windowS !== undefined && doneAt <= stopAt) timeline.push([dueAt - startedAt, doneAt - dueAt]);
     if (dueAt < measureFrom) {
       warmupRequests += 1;
+      if (code === "ok") warmupOk += 1;
       return true;
     }
     if (doneAt > stopAt) return false; // answered after the period: not counted
@@ -165,6 +169,7 @@ export async function runUnaryLoad(spec: LoadSpec): Promise<UnaryLoadResult> {
     maxMs: latenciesMs.at(-1) ?? 0,
     errors,
     warmupRequests,
+    warmupOk,
     ...(spec.windowS === undefined ? {} : { windows: latencyWindows(timeline, spec.windowS * 1000) }),
   };
 }
