@@ -15,6 +15,7 @@ import { Health as HealthService } from "../../../../sdk/src/gen/grpc/health/v1/
 import { HealthCheckResponse_ServingStatus as ServingStatus } from "../../../../sdk/src/gen/grpc/health/v1/health_pb.js";
 import { layerHealth } from "../health.js";
 import { Lifecycle, layerLifecycle } from "../lifecycle.js";
+import { readConfig, serverConfig } from "../config.js";
 import { makeAdmission } from "./admission.js";
 import { implement } from "./implement.js";
 import { serve, Server } from "./serve.js";
@@ -70,6 +71,17 @@ async function until(condition: () => boolean): Promise<void> {
   for (let i = 0; i < 200 && !condition(); i++) await Bun.sleep(5);
   expect(condition()).toBe(true);
 }
+
+test("MAX_CALLS_IN_FLIGHT: unset is no limit; a bad value stops start-up naming it", async () => {
+  const read = (value: string | undefined) => Effect.runPromise(Effect.result(readConfig(serverConfig, { MAX_CALLS_IN_FLIGHT: value })));
+  expect(await read(undefined)).toMatchObject({ _tag: "Success", success: { maxCallsInFlight: undefined } });
+  expect(await read("64")).toMatchObject({ _tag: "Success", success: { maxCallsInFlight: 64 } });
+  for (const bad of ["0", "-3", "1.5", "lots"]) {
+    const result = await read(bad);
+    expect(result._tag).toBe("Failure");
+    if (result._tag === "Failure") expect(result.failure.message).toContain("MAX_CALLS_IN_FLIGHT");
+  }
+});
 
 test("the admission counts places: taken, refused when full, given back", () => {
   const admission = makeAdmission(2);
