@@ -4,7 +4,7 @@
  * however they end; health probes are answered whatever the load.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { Deferred, Effect, Layer, ManagedRuntime } from "effect";
 import { createMeridianClient } from "@meridian/sdk";
@@ -16,6 +16,7 @@ import { HealthCheckResponse_ServingStatus as ServingStatus } from "../../../../
 import { layerHealth } from "../health.js";
 import { Lifecycle, layerLifecycle } from "../lifecycle.js";
 import { readConfig, serverConfig } from "../config.js";
+import { rpcFailure } from "../testing/rpc-failure.js";
 import { makeAdmission } from "./admission.js";
 import { implement } from "./implement.js";
 import { serve, Server } from "./serve.js";
@@ -58,14 +59,6 @@ const noRetry = { policy: { retry: { maxAttempts: 1 } } } as const;
 const connect = () => createMeridianClient(Universe, { baseUrl: httpUrl, ...noRetry });
 const grpc = () => createMeridianClient(Universe, { transport: createNodeTransport({ baseUrl: grpcUrl, protocol: "grpc" }), ...noRetry });
 
-async function failure(promise: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await promise;
-  } catch (e) {
-    return ConnectError.from(e);
-  }
-  throw new Error("expected the call to fail");
-}
 
 async function until(condition: () => boolean): Promise<void> {
   for (let i = 0; i < 200 && !condition(); i++) await Bun.sleep(5);
@@ -99,7 +92,7 @@ test("past MAX_CALLS_IN_FLIGHT a call is unavailable at once, on Connect and on 
 
   for (const client of [connect(), grpc()]) {
     const refusedAt = performance.now();
-    const error = await failure(client.getSecurity({ symbol: "AAPL" }));
+    const error = await rpcFailure(client.getSecurity({ symbol: "AAPL" }));
     expect(performance.now() - refusedAt).toBeLessThan(1_000); // answered, not queued behind the held calls
     expect(error.code).toBe(Code.Unavailable);
     expect(error.rawMessage).toContain("server at capacity: 2 calls in flight");
@@ -122,10 +115,10 @@ test("past MAX_CALLS_IN_FLIGHT a call is unavailable at once, on Connect and on 
 test("a call that fails, or that its caller gives up on, gives its place back", async () => {
   for (let i = 0; i < 5; i++) {
     // Failures (a typed error) and timeouts (the caller's deadline) on both paths.
-    expect((await failure(connect().getSecurity({ symbol: "NOPE" }))).code).toBe(Code.NotFound);
-    expect((await failure(grpc().getSecurity({ symbol: "NOPE" }))).code).toBe(Code.NotFound);
-    expect((await failure(connect().getSecurity({ symbol: "HOLD" }, { timeoutMs: 50 }))).code).toBe(Code.DeadlineExceeded);
-    expect((await failure(grpc().getSecurity({ symbol: "HOLD" }, { timeoutMs: 50 }))).code).toBe(Code.DeadlineExceeded);
+    expect((await rpcFailure(connect().getSecurity({ symbol: "NOPE" }))).code).toBe(Code.NotFound);
+    expect((await rpcFailure(grpc().getSecurity({ symbol: "NOPE" }))).code).toBe(Code.NotFound);
+    expect((await rpcFailure(connect().getSecurity({ symbol: "HOLD" }, { timeoutMs: 50 }))).code).toBe(Code.DeadlineExceeded);
+    expect((await rpcFailure(grpc().getSecurity({ symbol: "HOLD" }, { timeoutMs: 50 }))).code).toBe(Code.DeadlineExceeded);
   }
   // Were any place still taken, one of these would be refused.
   const answers = await Promise.all([connect().getSecurity({ symbol: "AAPL" }), grpc().getSecurity({ symbol: "AAPL" })]);

@@ -16,6 +16,7 @@ import { configureLogging, type LogSink } from "../log.js";
 import { RequestContext } from "./call.js";
 import { implement } from "./implement.js";
 import { serve, Server } from "./serve.js";
+import { rpcFailure } from "../testing/rpc-failure.js";
 
 const logged: Array<Record<string, unknown>> = [];
 const sink: LogSink = { write: (line) => void logged.push(JSON.parse(line)), flush: () => {} };
@@ -88,19 +89,11 @@ afterAll(async () => {
 const connect = () => createMeridianClient(Universe, { baseUrl: httpUrl });
 const grpc = () => createMeridianClient(Universe, { transport: createNodeTransport({ baseUrl: grpcUrl, protocol: "grpc" }) });
 
-async function failure(promise: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await promise;
-  } catch (e) {
-    return ConnectError.from(e);
-  }
-  throw new Error("expected the call to fail");
-}
 
 describe("kit server", () => {
   test("a typed error keeps its code, ErrorInfo and typed detail on Connect and gRPC", async () => {
     for (const client of [connect(), grpc()]) {
-      const error = await failure(client.getSecurity({ symbol: "NOPE" }));
+      const error = await rpcFailure(client.getSecurity({ symbol: "NOPE" }));
       expect(error.code).toBe(Code.NotFound);
       const [info] = error.findDetails(ErrorInfoSchema);
       expect(info).toMatchObject({ reason: "UnknownSymbol", domain: "universe", metadata: { symbol: "NOPE" } });
@@ -110,7 +103,7 @@ describe("kit server", () => {
   });
 
   test("a defect is internal with a generic message and the correlation id; the cause goes only to the log", async () => {
-    const error = await failure(connect().getSecurity({ symbol: "BUG" }, { headers: { "x-request-id": "bug-1" } }));
+    const error = await rpcFailure(connect().getSecurity({ symbol: "BUG" }, { headers: { "x-request-id": "bug-1" } }));
     expect(error.code).toBe(Code.Internal);
     expect(error.rawMessage).toBe("internal error (correlation id bug-1)");
     const wire = JSON.stringify({ message: error.rawMessage, details: error.details });
@@ -123,7 +116,7 @@ describe("kit server", () => {
 
   test("the client's deadline interrupts the handler and answers deadline_exceeded", async () => {
     const before = seen.interrupted;
-    const error = await failure(connect().getSecurity({ symbol: "SLOW" }, { timeoutMs: 100 }));
+    const error = await rpcFailure(connect().getSecurity({ symbol: "SLOW" }, { timeoutMs: 100 }));
     expect(error.code).toBe(Code.DeadlineExceeded);
     await Bun.sleep(50);
     expect(seen.interrupted).toBe(before + 1);
@@ -132,7 +125,7 @@ describe("kit server", () => {
   test("a longer deadline than the cap is cut to the cap, and handlers see what is left", async () => {
     seen.remainingMs.length = 0;
     const started = performance.now();
-    const error = await failure(grpc().getSecurity({ symbol: "SLOW" }, { timeoutMs: 10_000 }));
+    const error = await rpcFailure(grpc().getSecurity({ symbol: "SLOW" }, { timeoutMs: 10_000 }));
     expect(error.code).toBe(Code.DeadlineExceeded);
     expect(performance.now() - started).toBeLessThan(5_000);
     expect(seen.remainingMs[0]!).toBeLessThanOrEqual(300);
@@ -145,7 +138,7 @@ describe("kit server", () => {
     const call = connect().getSecurity({ symbol: "SLOW" }, { signal: abort.signal });
     await Bun.sleep(50);
     abort.abort();
-    await failure(call);
+    await rpcFailure(call);
     await Bun.sleep(100);
     expect(seen.interrupted).toBe(before + 1);
   });
@@ -182,7 +175,7 @@ describe("kit server", () => {
   });
 
   test("a failed call's access-log line names the peer's address", async () => {
-    await failure(connect().getSecurity({ symbol: "NOPE" }, { headers: { "x-request-id": "peer-1" } }));
+    await rpcFailure(connect().getSecurity({ symbol: "NOPE" }, { headers: { "x-request-id": "peer-1" } }));
     await Bun.sleep(20);
     const line = logged.find((l) => l.message === "rpc" && l.correlation_id === "peer-1");
     expect(String(line?.peer)).toMatch(/^127\.0\.0\.1:\d+$/);
@@ -216,7 +209,7 @@ describe("kit server", () => {
 
   test("a typed failure in a stream reaches the client typed", async () => {
     const client = createMeridianClient(meridianService(TickerService, []), { baseUrl: httpUrl });
-    const error = await failure(
+    const error = await rpcFailure(
       (async () => {
         for await (const _ of client.watchSecurities({ currency: "BAD" })) {
           // nothing arrives before the failure
@@ -236,8 +229,8 @@ describe("kit server", () => {
         ),
       );
     const before = Number(line(await scrape())?.split(" ")[1] ?? 0);
-    await failure(connect().getSecurity({ symbol: "NOPE1" }));
-    await failure(connect().getSecurity({ symbol: "NOPE2" }));
+    await rpcFailure(connect().getSecurity({ symbol: "NOPE1" }));
+    await rpcFailure(connect().getSecurity({ symbol: "NOPE2" }));
     const after = await scrape();
     expect(Number(line(after)?.split(" ")[1])).toBe(before + 2);
     expect(after).toContain("# TYPE rpc_server_duration_seconds histogram");

@@ -16,3 +16,4 @@ export { freePort } from "./ports.js";
 export { cachedPlans, type CachedPlan } from "./plans.js";
 export { receivedEvent, startTcpProxy, type TcpProxy } from "../events/testing.js";
 export { chromiumPath, ensureChromium } from "./chromium.js";
+export { rpcFailure } from "./rpc-failure.js";
