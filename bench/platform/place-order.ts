@@ -33,7 +33,7 @@ import { parseArgs } from "node:util";
 import { createMeridianClient } from "../../sdk/src/index.js";
 import { Gateway } from "../../sdk/src/gateway/index.js";
 import { RiskProfile } from "../../sdk/src/portfolio/index.js";
-import { runUnaryLoadProcess } from "../trading/load.js";
+import { percentile, runUnaryLoadProcess } from "../trading/load.js";
 import { devApiKey, startPlatform } from "../../platform/test/platform-processes.js";
 import { topology } from "../../platform/distributed.js";
 import { cpuSecondsOf, mainThreadCpuSecondsOf } from "../cpu.js";
@@ -141,7 +141,7 @@ try {
         .slice(warmup)
         .map((l) => l.duration_ms as number)
         .sort((a, b) => a - b);
-      const at = (q: number) => (ms.length === 0 ? NaN : ms[Math.min(ms.length - 1, Math.floor(q * ms.length))]!);
+      const at = (q: number) => (ms.length === 0 ? NaN : percentile(ms, q));
       return `${name} p50 ${at(0.5).toFixed(1)}, p90 ${at(0.9).toFixed(1)}, p99 ${at(0.99).toFixed(1)} (${ms.length} calls)`;
     });
   let placedSoFar = 0;

@@ -157,15 +157,14 @@ export async function runUnaryLoad(spec: LoadSpec): Promise<UnaryLoadResult> {
   if (spec.ratePerSecond !== undefined) await openLoop(spec.ratePerSecond);
   else await Promise.all(Array.from({ length: spec.connections }, (_, i) => worker(i)));
   latenciesMs.sort((a, b) => a - b);
-  const at = (q: number) => percentile(latenciesMs, q);
   return {
     requests,
     ok,
     durationS: spec.durationS,
     okPerSecond: ok / spec.durationS,
-    p50Ms: at(0.5),
-    p90Ms: at(0.9),
-    p99Ms: at(0.99),
+    p50Ms: percentile(latenciesMs, 0.5),
+    p90Ms: percentile(latenciesMs, 0.9),
+    p99Ms: percentile(latenciesMs, 0.99),
     maxMs: latenciesMs.at(-1) ?? 0,
     errors,
     warmupRequests,
@@ -175,7 +174,7 @@ export async function runUnaryLoad(spec: LoadSpec): Promise<UnaryLoadResult> {
 }
 
 /** The q-quantile (0 ≤ q ≤ 1) of ascending `sorted`, 0 when empty. */
-function percentile(sorted: ReadonlyArray<number>, q: number): number {
+export function percentile(sorted: ReadonlyArray<number>, q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
 }
 
