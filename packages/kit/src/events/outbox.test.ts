@@ -470,6 +470,51 @@ describe.each(implementations)("outbox, relay and idempotent consumer ($name)", 
     expect(result.streamed.filled).toEqual(idsOf(OrderFilledEvent.topic));
   });
 
+  test("a relay lingers after a partial round: events written meanwhile go out in one append, the first at once", async () => {
+    const result = await runWith(() =>
+      Effect.gen(function* () {
+        const sql = yield* Sql;
+        const outbox = yield* Outbox;
+        const bus = yield* EventBus;
+        const appends: number[] = [];
+        const counting = makeEventBus(
+          {
+            ...bus.backend,
+            append: async (stream, envelopes, options) => {
+              const appended = await bus.backend.append(stream, envelopes, options);
+              appends.push(appended.streamIds.length);
+              return appended;
+            },
+          },
+          { source: "trading", keyPrefix: bus.keyPrefix },
+        );
+        const writeOne = (n: number) => sql.begin((tx) => outbox.write(tx, OrderFilledEvent, fill(n)));
+        const unsent = () => sql<{ n: number }[]>`select count(*)::int as n from meridian_outbox where sent_at is null`.then((rows) => rows[0]!.n);
+        yield* startIn(
+          Layer.build(layerOutboxRelay({ pollIntervalMs: 20, lingerMs: 1500 })).pipe(Effect.provide(Layer.succeed(EventBus, counting)), Effect.asVoid),
+        );
+        // The first event after a quiet spell: published on its own, without waiting.
+        const firstWritten = Date.now();
+        yield* Effect.promise(() => writeOne(0));
+        while (appends.length === 0) yield* Effect.sleep(5);
+        const firstDelayMs = Date.now() - firstWritten;
+        // Five more, each its own transaction, 60 ms apart (three poll intervals), while the relay
+        // lingers after that one-row round.
+        for (let n = 1; n <= 5; n++) {
+          yield* Effect.sleep(60);
+          yield* Effect.promise(() => writeOne(n));
+        }
+        const writtenWithinMs = Date.now() - firstWritten;
+        while ((yield* Effect.promise(unsent)) > 0) yield* Effect.sleep(10);
+        return { appends, firstDelayMs, writtenWithinMs };
+      }),
+    );
+    // Without the linger each of the five is a round (and an append) of its own.
+    expect(result.writtenWithinMs).toBeLessThan(1500);
+    expect(result.appends).toEqual([1, 5]);
+    expect(result.firstDelayMs).toBeLessThan(1000);
+  });
+
   test(`the event bus losing all its data (${name === "redis" ? "Redis restarted empty" : "in-process bus restarted"}) loses no event`, async () => {
     const total = 2000;
     const result = await runWith(
