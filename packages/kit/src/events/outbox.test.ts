@@ -515,6 +515,42 @@ describe.each(implementations)("outbox, relay and idempotent consumer ($name)", 
     expect(result.firstDelayMs).toBeLessThan(1000);
   });
 
+  test("a relay does not linger after a round of `lingerBelowRows` rows or more: the next event goes out at once", async () => {
+    const result = await runWith(() =>
+      Effect.gen(function* () {
+        const sql = yield* Sql;
+        const outbox = yield* Outbox;
+        const bus = yield* EventBus;
+        const appends: number[] = [];
+        const counting = makeEventBus(
+          {
+            ...bus.backend,
+            append: async (stream, envelopes, options) => {
+              const appended = await bus.backend.append(stream, envelopes, options);
+              appends.push(appended.streamIds.length);
+              return appended;
+            },
+          },
+          { source: "trading", keyPrefix: bus.keyPrefix },
+        );
+        yield* startIn(
+          Layer.build(layerOutboxRelay({ pollIntervalMs: 20, lingerMs: 1500, lingerBelowRows: 3 })).pipe(
+            Effect.provide(Layer.succeed(EventBus, counting)),
+            Effect.asVoid,
+          ),
+        );
+        yield* Effect.promise(() => sql.begin(async (tx) => Promise.all([0, 1, 2].map((n) => outbox.write(tx, OrderFilledEvent, fill(n))))));
+        while (appends.length === 0) yield* Effect.sleep(5);
+        const written = Date.now();
+        yield* Effect.promise(() => sql.begin((tx) => outbox.write(tx, OrderFilledEvent, fill(3))));
+        while (appends.length < 2) yield* Effect.sleep(5);
+        return { appends, delayMs: Date.now() - written };
+      }),
+    );
+    expect(result.appends).toEqual([3, 1]);
+    expect(result.delayMs).toBeLessThan(1000);
+  });
+
   test(`the event bus losing all its data (${name === "redis" ? "Redis restarted empty" : "in-process bus restarted"}) loses no event`, async () => {
     const total = 2000;
     const result = await runWith(

@@ -33,13 +33,16 @@ export interface RelayOptions {
   /** How often sent rows are checked for acknowledgement (and deleted), ms (default 1000). */
   readonly confirmIntervalMs?: number;
   /**
-   * After a round that published rows but fewer than `batchSize`, how long the relay waits before
-   * the next, ms (default 20, or `pollIntervalMs` when that is shorter). Events written meanwhile go
-   * out together: under a steady stream the relay makes fewer, fuller rounds (each one transaction
-   * and one append per topic) and consumers get fuller batches (each one transaction), at the cost
-   * of up to this much delivery latency. The first event after a quiet spell goes out at once.
+   * After a round that published fewer than `lingerBelowRows` rows (but some), how long the relay
+   * waits before the next, ms (default 20, or `pollIntervalMs` when that is shorter). Events written
+   * meanwhile go out together: under a steady stream the relay makes fewer, fuller rounds (each one
+   * transaction and one append per topic) and consumers get fuller batches (each one transaction),
+   * at the cost of up to this much delivery latency. The first event after a quiet spell goes out
+   * at once; after a round of more rows (already a full enough one) the next starts after 5 ms.
    */
   readonly lingerMs?: number;
+  /** Rounds of fewer rows than this are followed by `lingerMs` (default 64). */
+  readonly lingerBelowRows?: number;
 }
 
 /**
@@ -67,11 +70,13 @@ const relaysOf = new WeakMap<postgres.Sql, Set<Relay>>();
 const activeWindowMs = 2000;
 
 /**
- * The default linger after a partial round. At 300 orders/s on the platform bench, 25 ms instead
- * of 5 took rounds from about 175 to 40 a second, and portfolio's fill batches grew alike: a
- * quarter of a core less CPU (portfolio and PostgreSQL), and a lower p99 (bench/platform/results.md).
+ * The default linger after a round of fewer than `defaultLingerBelowRows` rows. On the platform
+ * bench (2026-12-08, paired runs), 20 ms instead of 5 took portfolio's CPU per order at 300
+ * orders/s from 0.88–0.89 to 0.52–0.59 ms and PostgreSQL's from 1.85–1.93 to 1.50–1.57 ms: fewer
+ * relay rounds, and fill batches as much fuller (bench/platform/results.md).
  */
 const defaultLingerMs = 20;
+const defaultLingerBelowRows = 64;
 
 /**
  * Tells this process's relays of `sql`'s outbox that an event is being written: they poll at their
@@ -102,6 +107,7 @@ class Relay {
   private readonly idlePollMaxMs: number;
   private readonly confirmIntervalMs: number;
   private readonly lingerMs: number;
+  private readonly lingerBelowRows: number;
   /** Until when rounds follow each other at `pollIntervalMs` (an event was written lately). */
   private activeUntil = 0;
   /** Ends the current idle wait early, if one is running. */
@@ -123,6 +129,7 @@ class Relay {
     this.idlePollMaxMs = Math.max(this.pollIntervalMs, options.idlePollMaxMs ?? 1000);
     this.confirmIntervalMs = options.confirmIntervalMs ?? 1000;
     this.lingerMs = options.lingerMs ?? Math.min(defaultLingerMs, this.pollIntervalMs);
+    this.lingerBelowRows = options.lingerBelowRows ?? defaultLingerBelowRows;
     // Starting up counts as activity: rows left by an earlier run go out at once.
     this.activeUntil = Date.now() + activeWindowMs;
   }
@@ -167,11 +174,13 @@ class Relay {
       }
       if (failures > 0) this.outage.recovered({ schema: this.schema });
       failures = 0;
-      // Drained: wait for more. Busy but not full: linger, so the events of a steady stream go out
-      // in fuller rounds, and wait no longer than that. Full: go on at once.
+      // Drained: wait for more. A few rows: linger, so the events of a steady stream go out in
+      // fuller rounds, and wait no longer than that. More, but not full: look again soon (a round
+      // that size already pays for itself; a linger would only delay). Full: go on at once.
       idleRounds = round.value === 0 ? idleRounds + 1 : 0;
       if (round.value === 0) yield* this.idleWait(idleRounds - 1);
-      else if (round.value < this.batchSize) yield* Effect.sleep(this.lingerMs);
+      else if (round.value < this.lingerBelowRows) yield* Effect.sleep(this.lingerMs);
+      else if (round.value < this.batchSize) yield* Effect.sleep(Math.min(5, this.pollIntervalMs));
     }
   });
 
