@@ -32,3 +32,19 @@ function cpuSecondsIn(statPath: string): number | undefined {
     return undefined;
   }
 }
+
+/**
+ * Seconds `pid`'s main thread has spent runnable but waiting for a CPU (the kernel's run-queue
+ * delay, /proc/<pid>/task/<pid>/schedstat), or undefined where that is not there. Over a measured
+ * period, per second: how much of a service's latency was waiting its turn on a busy machine rather
+ * than its own work.
+ */
+export function mainThreadRunQueueSecondsOf(pid: number): number | undefined {
+  try {
+    const [, waitingNs] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, "utf8").trim().split(" ");
+    const seconds = Number(waitingNs) / 1e9;
+    return Number.isFinite(seconds) ? seconds : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -25,6 +25,10 @@
  * answers, at most 1024 in flight, latency from when each call was due): the latency the platform
  * gives at a given load.
  *
+ * Per load it also reports each hop's JavaScript thread's run-queue delay (runnable, waiting for a
+ * CPU) beside its run time: on 2 cores shared by every process, much of a call's latency past the
+ * median is that wait (2026-12-08: at 600/s, gateway and trading waited about as long as they ran).
+ *
  * Writes bench/platform/results.md (the new run on top, earlier runs kept below it).
  */
 import { SQL } from "bun";
@@ -36,7 +40,7 @@ import { RiskProfile } from "../../sdk/src/portfolio/index.js";
 import { percentile, runUnaryLoadProcess } from "../trading/load.js";
 import { devApiKey, startPlatform } from "../../platform/test/platform-processes.js";
 import { topology } from "../../platform/distributed.js";
-import { cpuSecondsOf, mainThreadCpuSecondsOf } from "../cpu.js";
+import { cpuSecondsOf, mainThreadCpuSecondsOf, mainThreadRunQueueSecondsOf } from "../cpu.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -111,17 +115,20 @@ try {
   const cpuNow = async () => {
     const byName = new Map<string, number>();
     const mainByName = new Map<string, number>();
+    const waitingByName = new Map<string, number>();
     for (const node of topology) {
       const pid = platform.service(node.name).pid;
       byName.set(node.name, cpuSecondsOf(pid) ?? 0);
       mainByName.set(node.name, mainThreadCpuSecondsOf(pid) ?? 0);
+      waitingByName.set(node.name, mainThreadRunQueueSecondsOf(pid) ?? NaN);
     }
     const perBackend = new Map((await backends()).map((pid) => [pid, cpuSecondsOf(pid) ?? 0]));
-    return { byName, mainByName, perBackend };
+    return { byName, mainByName, waitingByName, at: performance.now(), perBackend };
   };
   const rows: string[] = [];
   const cpuLines: string[] = [];
   const hopLines: string[] = [];
+  const waitLines: string[] = [];
   const coldLines: string[] = [];
   // Where the time of a call goes: each hop's own access-log durations (its server's view: from
   // the request read to the answer written) for the measured PlaceOrder calls of one load (the
@@ -177,6 +184,14 @@ try {
       const split = total - main >= 0.1 * total && (total * 1000) / calls >= 0.1;
       return split ? `${name} ${msPerCall(total)} (JS thread ${msPerCall(main)})` : `${name} ${msPerCall(total)}`;
     });
+    // How long each hot service's JavaScript thread was runnable but waiting for a CPU, per second of
+    // the measured period, next to how long it ran: near or above it, its calls wait their turn.
+    const periodS = (cpuAfter.at - cpuBefore.at) / 1000;
+    const waits = hops.map(({ name }) => {
+      const ran = (cpuAfter.mainByName.get(name) ?? 0) - (cpuBefore.mainByName.get(name) ?? 0);
+      const waited = (cpuAfter.waitingByName.get(name) ?? NaN) - (cpuBefore.waitingByName.get(name) ?? NaN);
+      return `${name} waited ${(waited / periodS).toFixed(2)}, ran ${(ran / periodS).toFixed(2)}`;
+    });
     let postgresS = 0;
     for (const [pid, after] of cpuAfter.perBackend) postgresS += after - (cpuBefore.perBackend.get(pid) ?? 0);
     cpuRows.push(`PostgreSQL backends ${msPerCall(postgresS)}`);
@@ -212,6 +227,7 @@ try {
     );
     cpuLines.push(`- ${what}: ${cpuRows.join(", ")}.`);
     hopLines.push(`- ${what}: ${hopTimes(logsBefore, load.warmupRequests).join("; ")}.`);
+    waitLines.push(`- ${what}: ${waits.join("; ")}.`);
     console.log(rows.at(-1));
   }
   const lines = [
@@ -250,6 +266,10 @@ try {
     "Server-side ms of each hop (its access log's duration_ms, measured calls; the table's latency adds what is",
     "before the gateway's handler: the load generator, the kernel and the gateway's queue):",
     ...hopLines,
+    "",
+    "Waiting for a CPU: each hop's JavaScript thread, seconds per second of the measured period runnable but waiting",
+    "(the kernel's run-queue delay) and running; a wait near the run time means its calls queue for the cores:",
+    ...waitLines,
     "",
   ];
   // The new run on top; the earlier runs (and their readings) stay below it.
