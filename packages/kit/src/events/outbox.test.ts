@@ -16,7 +16,7 @@ import { idempotent } from "./idempotent.js";
 import { memoryBackend } from "./memory-backend.js";
 import { layerOutbox, Outbox, type OutboxShape } from "./outbox.js";
 import { redisBackend } from "./redis-backend.js";
-import { layerOutboxRelay } from "./relay.js";
+import { layerOutboxRelay, type RelayOptions } from "./relay.js";
 import { faultyBackend, sampleFill, startTcpProxy, type Faults } from "./testing.js";
 import { defineEvent } from "./topic.js";
 
@@ -160,6 +160,29 @@ const startIn = <R>(body: Effect.Effect<void, never, R | Scope.Scope>) =>
     return Scope.close(scope, Exit.void);
   });
 const startRelay = startIn(Layer.build(layerOutboxRelay({ pollIntervalMs: 20, confirmIntervalMs: 200 })).pipe(Effect.asVoid));
+
+/**
+ * Starts a relay with `options` on the test's bus, every append that went through recorded: its
+ * stream and rows (a new relay's first appends find no marker, and replay).
+ */
+const startCountingRelay = (options: RelayOptions) =>
+  Effect.gen(function* () {
+    const bus = yield* EventBus;
+    const appends: Array<{ stream: string; rows: number }> = [];
+    const counting = makeEventBus(
+      {
+        ...bus.backend,
+        append: async (stream, envelopes, appendOptions) => {
+          const appended = await bus.backend.append(stream, envelopes, appendOptions);
+          appends.push({ stream, rows: appended.streamIds.length });
+          return appended;
+        },
+      },
+      { source: "trading", keyPrefix: bus.keyPrefix },
+    );
+    yield* startIn(Layer.build(layerOutboxRelay(options)).pipe(Effect.provide(Layer.succeed(EventBus, counting)), Effect.asVoid));
+    return appends;
+  });
 
 const counts = Effect.flatMap(Effect.service(Sql), (sql) =>
   Effect.promise(async () => {
@@ -435,20 +458,7 @@ describe.each(implementations)("outbox, relay and idempotent consumer ($name)", 
             return ids;
           }),
         );
-        const appends: Array<{ stream: string; rows: number }> = [];
-        const counting = makeEventBus(
-          {
-            ...bus.backend,
-            // The appends that went through (a new relay's first ones find no marker, and replay).
-            append: async (stream, envelopes, options) => {
-              const appended = await bus.backend.append(stream, envelopes, options);
-              appends.push({ stream, rows: appended.streamIds.length });
-              return appended;
-            },
-          },
-          { source: "trading", keyPrefix: bus.keyPrefix },
-        );
-        yield* startIn(Layer.build(layerOutboxRelay({ pollIntervalMs: 20 })).pipe(Effect.provide(Layer.succeed(EventBus, counting)), Effect.asVoid));
+        const appends = yield* startCountingRelay({ pollIntervalMs: 20 });
         while ((yield* Effect.promise(() => sql<{ n: number }[]>`select count(*)::int as n from meridian_outbox where sent_at is null`))[0]!.n > 0)
           yield* Effect.sleep(10);
         const reader = yield* Effect.promise(() => bus.backend.openReader());
@@ -475,24 +485,9 @@ describe.each(implementations)("outbox, relay and idempotent consumer ($name)", 
       Effect.gen(function* () {
         const sql = yield* Sql;
         const outbox = yield* Outbox;
-        const bus = yield* EventBus;
-        const appends: number[] = [];
-        const counting = makeEventBus(
-          {
-            ...bus.backend,
-            append: async (stream, envelopes, options) => {
-              const appended = await bus.backend.append(stream, envelopes, options);
-              appends.push(appended.streamIds.length);
-              return appended;
-            },
-          },
-          { source: "trading", keyPrefix: bus.keyPrefix },
-        );
         const writeOne = (n: number) => sql.begin((tx) => outbox.write(tx, OrderFilledEvent, fill(n)));
         const unsent = () => sql<{ n: number }[]>`select count(*)::int as n from meridian_outbox where sent_at is null`.then((rows) => rows[0]!.n);
-        yield* startIn(
-          Layer.build(layerOutboxRelay({ pollIntervalMs: 20, lingerMs: 1500 })).pipe(Effect.provide(Layer.succeed(EventBus, counting)), Effect.asVoid),
-        );
+        const appends = yield* startCountingRelay({ pollIntervalMs: 20, lingerMs: 1500 });
         // The first event after a quiet spell: published on its own, without waiting.
         const firstWritten = Date.now();
         yield* Effect.promise(() => writeOne(0));
@@ -506,7 +501,7 @@ describe.each(implementations)("outbox, relay and idempotent consumer ($name)", 
         }
         const writtenWithinMs = Date.now() - firstWritten;
         while ((yield* Effect.promise(unsent)) > 0) yield* Effect.sleep(10);
-        return { appends, firstDelayMs, writtenWithinMs };
+        return { appends: appends.map((a) => a.rows), firstDelayMs, writtenWithinMs };
       }),
     );
     // Without the linger each of the five is a round (and an append) of its own.
@@ -520,31 +515,13 @@ describe.each(implementations)("outbox, relay and idempotent consumer ($name)", 
       Effect.gen(function* () {
         const sql = yield* Sql;
         const outbox = yield* Outbox;
-        const bus = yield* EventBus;
-        const appends: number[] = [];
-        const counting = makeEventBus(
-          {
-            ...bus.backend,
-            append: async (stream, envelopes, options) => {
-              const appended = await bus.backend.append(stream, envelopes, options);
-              appends.push(appended.streamIds.length);
-              return appended;
-            },
-          },
-          { source: "trading", keyPrefix: bus.keyPrefix },
-        );
-        yield* startIn(
-          Layer.build(layerOutboxRelay({ pollIntervalMs: 20, lingerMs: 1500, lingerBelowRows: 3 })).pipe(
-            Effect.provide(Layer.succeed(EventBus, counting)),
-            Effect.asVoid,
-          ),
-        );
+        const appends = yield* startCountingRelay({ pollIntervalMs: 20, lingerMs: 1500, lingerBelowRows: 3 });
         yield* Effect.promise(() => sql.begin(async (tx) => Promise.all([0, 1, 2].map((n) => outbox.write(tx, OrderFilledEvent, fill(n))))));
         while (appends.length === 0) yield* Effect.sleep(5);
         const written = Date.now();
         yield* Effect.promise(() => sql.begin((tx) => outbox.write(tx, OrderFilledEvent, fill(3))));
         while (appends.length < 2) yield* Effect.sleep(5);
-        return { appends, delayMs: Date.now() - written };
+        return { appends: appends.map((a) => a.rows), delayMs: Date.now() - written };
       }),
     );
     expect(result.appends).toEqual([3, 1]);
