@@ -1,10 +1,13 @@
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { allocatorEnvironment } from "@meridian/kit/allocator";
 import { composeFile } from "./compose.js";
+import { processEnvironment } from "./distributed.js";
 import { topology } from "./topology.js";
 
 const composePath = fileURLToPath(new URL("../compose.yaml", import.meta.url));
+const dockerfilePath = fileURLToPath(new URL("../Dockerfile", import.meta.url));
 
 test("compose.yaml is what `bun run compose` prints from the topology", () => {
   expect(readFileSync(composePath, "utf8")).toBe(composeFile());
@@ -41,4 +44,21 @@ test("docker compose accepts the file, where a Compose client is installed", asy
   const result = Bun.spawnSync([...command, "-f", composePath, "config", "--quiet"], { stderr: "pipe" });
   expect(result.stderr.toString()).toBe("");
   expect(result.exitCode).toBe(0);
+});
+
+test("every service process gets the kit's allocator settings: from the image's ENV, and from start:distributed", () => {
+  // The service stage's ENV lines, as name → value.
+  const serviceStage = readFileSync(dockerfilePath, "utf8").split(/^FROM .* AS service$/m)[1] ?? "";
+  const imageEnvironment = Object.fromEntries(
+    [...serviceStage.matchAll(/^ENV (.+)$/gm)].flatMap(([, pairs]) => pairs!.split(/\s+/).map((pair) => pair.split("=") as [string, string])),
+  );
+  const trading = topology.find((n) => n.name === "trading")!;
+  const shared = { DATABASE_URL: "postgres://db", REDIS_URL: "redis://cache", REDIS_KEY_PREFIX: "m:" };
+  expect(Object.keys(allocatorEnvironment).length).toBeGreaterThan(0);
+  for (const [name, value] of Object.entries(allocatorEnvironment)) {
+    expect([name, imageEnvironment[name]]).toEqual([name, value]);
+    expect([name, processEnvironment(trading, shared)[name]]).toEqual([name, value]);
+    // An operator's own value wins.
+    expect([name, processEnvironment(trading, { ...shared, [name]: "operator's" })[name]]).toEqual([name, "operator's"]);
+  }
 });

@@ -3,6 +3,7 @@
  * and Redis, with the environment compose gives its containers (gRPC between services). Shared
  * by `bun run start:distributed` and the end-to-end tests.
  */
+import { allocatorEnvironment } from "@meridian/kit/allocator";
 import { serviceEnvironment, topology, type ServiceNode } from "./topology.js";
 
 /** What every service process shares. */
@@ -19,9 +20,13 @@ export function portsOf(node: ServiceNode, portOffset = 0): { http: number; grpc
   return { http: node.httpPort + portOffset, grpc: node.grpcPort + portOffset };
 }
 
-/** The full environment of one service's process in distributed mode on this machine. */
+/**
+ * The full environment of one service's process in distributed mode on this machine: the kit's
+ * allocator settings (which `shared` may override), `shared`, and the service's own.
+ */
 export function processEnvironment(node: ServiceNode, shared: SharedEnvironment, portOffset = 0): Record<string, string | undefined> {
   return {
+    ...allocatorEnvironment,
     ...shared,
     HOST: "127.0.0.1",
     ...serviceEnvironment(node, { hostOf: () => "127.0.0.1", portsOf: (n) => portsOf(n, portOffset) }),

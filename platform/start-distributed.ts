@@ -12,6 +12,8 @@ const shared: SharedEnvironment = {
   DATABASE_URL: databaseUrl,
   REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
   REDIS_KEY_PREFIX: process.env.REDIS_KEY_PREFIX ?? "meridian:",
+  // The allocator's settings given here win over the kit's (`@meridian/kit/allocator`).
+  ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith("MIMALLOC_"))),
 };
 
 await ensureDatabase(databaseUrl);

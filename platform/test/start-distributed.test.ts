@@ -4,9 +4,11 @@
  * (SIGTERM here) stopping every process.
  */
 import { afterAll, expect, test } from "bun:test";
+import { existsSync, readFileSync } from "node:fs";
 import { createClient } from "redis";
 import { createMeridianClient } from "@meridian/sdk";
 import { Gateway } from "@meridian/sdk/gateway";
+import { allocatorEnvironment } from "@meridian/kit/allocator";
 import { postgresDatabase, type TestDatabase } from "@meridian/kit/testing";
 import { portsOf, topology } from "../distributed.js";
 import { devApiKey, launch } from "./platform-processes.js";
@@ -51,6 +53,16 @@ test("start:distributed runs every service as its own process, healthy, and SIGT
   expect(states).toEqual(Object.fromEntries(topology.map((n) => [n.name, "serving"])));
   expect(status.healthy).toBe(true);
 
+  // Each service process runs with the kit's allocator settings (read from /proc, where there is one).
+  if (existsSync(`/proc/${launcher.pid}`)) {
+    const services = descendantsOf(launcher.pid).filter((pid) => /services\/\w+\/src\/main\.ts/.test(readProc(pid, "cmdline")));
+    expect(services.length).toBe(topology.length);
+    for (const pid of services) {
+      const environment = Object.fromEntries(readProc(pid, "environ").split("\0").map((entry) => [entry.slice(0, entry.indexOf("=")), entry.slice(entry.indexOf("=") + 1)]));
+      for (const [name, value] of Object.entries(allocatorEnvironment)) expect([readProc(pid, "cmdline"), name, environment[name]]).toEqual([readProc(pid, "cmdline"), name, value]);
+    }
+  }
+
   launcher.kill("SIGTERM");
   expect(await launcher.exited).toBe(0);
   // Every service's port is closed: the launcher stopped its children, not just itself.
@@ -59,3 +71,18 @@ test("start:distributed runs every service as its own process, healthy, and SIGT
     expect([node.name, answered]).toEqual([node.name, false]);
   }
 }, 300_000);
+
+/** A /proc file of a process, as text ("" once the process is gone). */
+function readProc(pid: number, file: string): string {
+  try {
+    return readFileSync(`/proc/${pid}/${file}`, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+/** Every process below `pid` (its children, theirs, and so on). */
+function descendantsOf(pid: number): number[] {
+  const children = readProc(pid, `task/${pid}/children`).split(" ").filter((s) => s.trim() !== "").map(Number);
+  return children.flatMap((child) => [child, ...descendantsOf(child)]);
+}
