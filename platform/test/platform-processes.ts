@@ -1,11 +1,11 @@
 /**
  * The platform in distributed mode for end-to-end tests: every service its own process (the
  * environment `bun run start:distributed` and compose give them), on a fresh PostgreSQL database
- * and a Redis key prefix of its own, on ports no other test uses. Services can be killed and
- * restarted one by one.
+ * and a Redis key prefix of its own (both dropped by `stop`), on ports no other test uses. Services
+ * can be killed and restarted one by one.
  */
 import { fileURLToPath } from "node:url";
-import { postgresDatabase, startService, type RunningService, type TestDatabase } from "@meridian/kit/testing";
+import { dropRedisKeys, postgresDatabase, startService, type RunningService, type TestDatabase } from "@meridian/kit/testing";
 import { portsOf, processEnvironment, topology, waitUntilReady, type SharedEnvironment } from "../distributed.js";
 
 /** The repository root, where the services' entries are. */
@@ -55,6 +55,7 @@ export async function startPlatform(options: { readonly env?: Record<string, str
   const stop = async () => {
     for (const node of [...topology].reverse()) await running.get(node.name)?.stop(8000);
     await database.drop();
+    await dropRedisKeys(shared.REDIS_URL, shared.REDIS_KEY_PREFIX);
   };
   try {
     for (const node of topology) await start(node.name);

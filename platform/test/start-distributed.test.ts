@@ -5,11 +5,10 @@
  */
 import { afterAll, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
-import { createClient } from "redis";
 import { createMeridianClient } from "@meridian/sdk";
 import { Gateway } from "@meridian/sdk/gateway";
 import { allocatorEnvironment } from "@meridian/kit/allocator";
-import { postgresDatabase, type TestDatabase } from "@meridian/kit/testing";
+import { dropRedisKeys, postgresDatabase, type TestDatabase } from "@meridian/kit/testing";
 import { portsOf, topology } from "../distributed.js";
 import { devApiKey, launch } from "./platform-processes.js";
 
@@ -26,10 +25,7 @@ afterAll(async () => {
     launcher.kill("SIGKILL");
   }
   await database?.drop();
-  const redis = createClient({ url: redisUrl });
-  await redis.connect();
-  for await (const keys of redis.scanIterator({ MATCH: `${redisKeyPrefix}*`, COUNT: 1000 })) if (keys.length > 0) await redis.unlink(keys);
-  await redis.close();
+  await dropRedisKeys(redisUrl, redisKeyPrefix);
 }, 60_000);
 
 test("start:distributed runs every service as its own process, healthy, and SIGTERM stops them all", async () => {

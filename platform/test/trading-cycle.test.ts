@@ -4,7 +4,6 @@
  * (regime → scores → plan → orders → fills → positions), and the books must agree to the cent.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createClient } from "redis";
 import { createMeridianClient } from "@meridian/sdk";
 import { Gateway, type RunTradingCycleResponse } from "@meridian/sdk/gateway";
 import { Planning } from "@meridian/sdk/planning";
@@ -21,12 +20,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await platform?.stop();
-  if (platform !== undefined) {
-    const redis = createClient({ url: process.env.REDIS_URL ?? "redis://127.0.0.1:6379" });
-    await redis.connect();
-    for await (const keys of redis.scanIterator({ MATCH: `${platform.redisKeyPrefix}*`, COUNT: 1000 })) if (keys.length > 0) await redis.unlink(keys);
-    await redis.close();
-  }
 }, 120_000);
 
 const auth = { headers: { authorization: `Bearer ${devApiKey}` } };

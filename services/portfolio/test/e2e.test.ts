@@ -7,12 +7,12 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Effect, Stream } from "effect";
 import postgres from "postgres";
-import { postgresDatabase, startService, type RunningService, type TestDatabase } from "@meridian/kit/testing";
+import { dropRedisKeys, postgresDatabase, startService, type RunningService, type TestDatabase } from "@meridian/kit/testing";
 import { createEffectClient } from "@meridian/sdk";
 import { createNodeTransport } from "@meridian/sdk/node";
 import { Portfolio, RiskProfile, type PortfolioState } from "@meridian/sdk/portfolio";
 import { eventually, orderFilled, startFillProducer, type FillProducer } from "./fills-fixture.js";
-import { deleteKeys, layerTestBus, redisUrl } from "./harness.js";
+import { layerTestBus, redisUrl } from "./harness.js";
 import { expectedBooks, randomFills } from "./random-fills.js";
 
 const entry = "services/portfolio/src/main.ts";
@@ -52,7 +52,7 @@ afterAll(async () => {
   await sql?.end();
   await producer?.dispose();
   await database?.drop();
-  await deleteKeys(keyPrefix);
+  await dropRedisKeys(redisUrl, keyPrefix);
 }, 60_000);
 
 const initialCashMinor = 5_000_000n;

@@ -9,8 +9,8 @@ import { inProcess, layerHealth, layerLifecycle, type Health } from "@meridian/k
 import { layerMemoryCache, type Cache } from "@meridian/kit/cache";
 import type { LocalServices } from "@meridian/kit/client";
 import { layerRedisEventBus, type EventBus } from "@meridian/kit/events";
-import { layerRedis, Redis } from "@meridian/kit/redis";
-import { postgresDatabase, type TestDatabase } from "@meridian/kit/testing";
+import { layerRedis } from "@meridian/kit/redis";
+import { dropRedisKeys, postgresDatabase, type TestDatabase } from "@meridian/kit/testing";
 import { createEffectClient, type EffectClient } from "@meridian/sdk";
 import { Portfolio } from "@meridian/sdk/portfolio";
 import { layerPortfolio, name, portfolioService, type PortfolioOptions } from "../src/service.js";
@@ -90,21 +90,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     dispose: async () => {
       await runtime.dispose();
       await database.drop();
-      await deleteKeys(keyPrefix);
+      await dropRedisKeys(redisUrl, keyPrefix);
     },
   };
 }
 
-/** Removes every Redis key under `prefix`. */
-export async function deleteKeys(prefix: string): Promise<void> {
-  await Effect.runPromise(
-    Effect.scoped(
-      Effect.gen(function* () {
-        const { client } = yield* Effect.service(Redis);
-        yield* Effect.promise(async () => {
-          for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) if (keys.length > 0) await client.unlink(keys);
-        });
-      }).pipe(Effect.provide(layerRedis({ url: redisUrl })), Effect.orDie),
-    ),
-  );
-}
+

@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Effect, Layer, ManagedRuntime } from "effect";
 import postgres from "postgres";
 import { consume, EventBus, layerOutbox, layerOutboxRelay, layerRedisEventBus, type ReceivedEvent } from "@meridian/kit/events";
-import { layerRedis, Redis } from "@meridian/kit/redis";
-import { postgresDatabase, type TestDatabase } from "@meridian/kit/testing";
+import { layerRedis } from "@meridian/kit/redis";
+import { dropRedisKeys, postgresDatabase, type TestDatabase } from "@meridian/kit/testing";
 import { OrderSide, OrderStatus, OrderType, type OrderCancelled, type OrderFilled, type OrderPlaced } from "@meridian/sdk/trading";
 import { orderCancelled, orderFilled, orderPlaced } from "./events.js";
 import type { OrderTerms } from "./domain/order.js";
@@ -53,15 +53,7 @@ afterAll(async () => {
   await admin?.end();
   await database?.drop();
   // The streams of this run, once nothing reads them.
-  await Effect.runPromise(
-    Effect.scoped(
-      Effect.flatMap(Effect.service(Redis), ({ client }) =>
-        Effect.promise(async () => {
-          for await (const keys of client.scanIterator({ MATCH: `${keyPrefix}*`, COUNT: 1000 })) if (keys.length > 0) await client.unlink(keys);
-        }),
-      ).pipe(Effect.provide(layerRedis({ url: redisUrl }))),
-    ),
-  );
+  await dropRedisKeys(redisUrl, keyPrefix);
 }, 30_000);
 
 const store = () => runtime.runPromise(Effect.service(OrderStore));

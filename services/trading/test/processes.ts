@@ -9,7 +9,7 @@ import type { Message } from "@bufbuild/protobuf";
 import { Effect, Layer } from "effect";
 import { consume, layerRedisEventBus, type EventType } from "@meridian/kit/events";
 import { layerRedis, Redis } from "@meridian/kit/redis";
-import { postgresDatabase, startService, type RunningService, type TestDatabase } from "@meridian/kit/testing";
+import { dropRedisKeys, postgresDatabase, startService, type RunningService, type TestDatabase } from "@meridian/kit/testing";
 
 /** The repository root, where services are started from. */
 export const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
@@ -62,7 +62,7 @@ export async function startPlatform(env: Record<string, string | undefined> = {}
       stop: async () => {
         for (const service of started.reverse()) await service.stop();
         await database.drop();
-        await dropKeys(keyPrefix);
+        await dropRedisKeys(redisUrl, keyPrefix);
       },
     };
   } catch (e) {
@@ -83,11 +83,6 @@ export function withRedis<A>(use: (client: Redis["Service"]["client"]) => Promis
   );
 }
 
-async function dropKeys(prefix: string): Promise<void> {
-  await withRedis(async (client) => {
-    for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) if (keys.length > 0) await client.unlink(keys);
-  });
-}
 
 /**
  * Every event of a topic the stream holds, read by a consumer group of its own (a new group

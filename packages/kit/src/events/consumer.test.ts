@@ -1,10 +1,10 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { Data, Effect, Exit, Layer, Scope } from "effect";
-import { createClient } from "redis";
 import { OrderFilledSchema, type OrderFilled } from "../../../../sdk/src/gen/meridian/trading/v1/events_pb.js";
 import { ResourceExhausted, Unavailable } from "../errors.js";
 import { InMemorySpanExporter } from "@opentelemetry/sdk-trace";
 import { layerRedis } from "../redis/connection.js";
+import { dropRedisKeys } from "../testing/redis-keys.js";
 import { layerTracingTo } from "../telemetry/tracing.js";
 import { metrics } from "../telemetry/metrics.js";
 import { EventBus, layerMemoryEventBus, layerRedisEventBus, type EventBusOptions } from "./bus.js";
@@ -20,10 +20,7 @@ const OrderFilledEvent = defineEvent("meridian.trading.order.filled", OrderFille
 class HandlerBroke extends Data.TaggedError("HandlerBroke")<{ readonly message: string }> {}
 
 afterAll(async () => {
-  const client = createClient({ url: redisUrl });
-  await client.connect();
-  for await (const keys of client.scanIterator({ MATCH: `${runPrefix}*`, COUNT: 1000 })) if (keys.length > 0) await client.unlink(keys);
-  await client.close();
+  await dropRedisKeys(redisUrl, runPrefix);
 });
 
 const fill = (n: number): OrderFilled => sampleFill(n);

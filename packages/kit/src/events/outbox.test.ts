@@ -2,11 +2,11 @@ import { create } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Context, Effect, Exit, Fiber, Layer, Scope } from "effect";
 import postgres from "postgres";
-import { createClient } from "redis";
 import { OrderFilledSchema, OrderPlacedSchema, type OrderFilled } from "../../../../sdk/src/gen/meridian/trading/v1/events_pb.js";
 import { layerSql, Sql } from "../postgres/sql.js";
 import { layerRedis, Redis } from "../redis/connection.js";
 import { startRedisServer, type RedisServerProcess } from "../redis/testing.js";
+import { dropRedisKeys } from "../testing/redis-keys.js";
 import { metrics } from "../telemetry/metrics.js";
 import type { StreamBackend } from "./backend.js";
 import { EventBus, makeEventBus } from "./bus.js";
@@ -39,10 +39,7 @@ afterAll(async () => {
   for (const schema of schemas) await admin`drop schema if exists ${admin(schema)} cascade`;
   await admin.end();
   await ownRedis.stop();
-  const client = createClient({ url: redisUrl });
-  await client.connect();
-  for await (const keys of client.scanIterator({ MATCH: `${keyPrefix}*`, COUNT: 1000 })) if (keys.length > 0) await client.unlink(keys);
-  await client.close();
+  await dropRedisKeys(redisUrl, keyPrefix);
 });
 
 /** A stream store for one test: faults to inject, and a way to make it lose everything. */

@@ -1,8 +1,8 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { Effect, Fiber, Layer, type Scope, Stream } from "effect";
-import { createClient } from "redis";
 import { OrderFilledSchema } from "../../../../sdk/src/gen/meridian/trading/v1/events_pb.js";
 import { layerRedis } from "../redis/connection.js";
+import { dropRedisKeys } from "../testing/redis-keys.js";
 import { EventBus, layerMemoryEventBus, layerRedisEventBus, type EventBusOptions } from "./bus.js";
 import { tail } from "./tail.js";
 import { sampleFill } from "./testing.js";
@@ -13,10 +13,7 @@ const runPrefix = `test:${crypto.randomUUID().slice(0, 8)}:`;
 const OrderFilledEvent = defineEvent("meridian.trading.order.filled", OrderFilledSchema);
 
 afterAll(async () => {
-  const client = createClient({ url: redisUrl });
-  await client.connect();
-  for await (const keys of client.scanIterator({ MATCH: `${runPrefix}*`, COUNT: 1000 })) if (keys.length > 0) await client.unlink(keys);
-  await client.close();
+  await dropRedisKeys(redisUrl, runPrefix);
 });
 
 let testCount = 0;
