@@ -21,7 +21,6 @@ export interface RunningPlatform {
   /** Starts a stopped (or killed) service again, with the same environment and ports. */
   readonly restart: (name: string) => Promise<RunningService>;
   readonly stop: () => Promise<void>;
-  readonly redisKeyPrefix: string;
   readonly databaseUrl: string;
 }
 
@@ -68,7 +67,6 @@ export async function startPlatform(options: { readonly env?: Record<string, str
     httpUrl: (name) => `http://127.0.0.1:${portsOf(topology.find((n) => n.name === name)!, portOffset).http}`,
     restart: start,
     stop,
-    redisKeyPrefix: shared.REDIS_KEY_PREFIX,
     databaseUrl: shared.DATABASE_URL,
   };
 }

@@ -54,8 +54,9 @@ test("start:distributed runs every service as its own process, healthy, and SIGT
     const services = descendantsOf(launcher.pid).filter((pid) => /services\/\w+\/src\/main\.ts/.test(readProc(pid, "cmdline")));
     expect(services.length).toBe(topology.length);
     for (const pid of services) {
-      const environment = Object.fromEntries(readProc(pid, "environ").split("\0").map((entry) => [entry.slice(0, entry.indexOf("=")), entry.slice(entry.indexOf("=") + 1)]));
-      for (const [name, value] of Object.entries(allocatorEnvironment)) expect([readProc(pid, "cmdline"), name, environment[name]]).toEqual([readProc(pid, "cmdline"), name, value]);
+      const command = readProc(pid, "cmdline");
+      const environment = new Map(readProc(pid, "environ").split("\0").map((entry) => [entry.slice(0, entry.indexOf("=")), entry.slice(entry.indexOf("=") + 1)]));
+      for (const [name, value] of Object.entries(allocatorEnvironment)) expect([command, name, environment.get(name)]).toEqual([command, name, value]);
     }
   }
 

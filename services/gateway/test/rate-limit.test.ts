@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Effect } from "effect";
+import { dropRedisKeys } from "@meridian/kit/testing";
 import { createEffectClient } from "@meridian/sdk";
 import { Gateway } from "@meridian/sdk/gateway";
 import { generateApiKey } from "../src/domain/api-keys.js";
@@ -18,9 +19,7 @@ const gateways: GatewayAlone[] = [];
 
 afterAll(async () => {
   for (const g of gateways) await g.stop();
-  const scan = Bun.spawnSync(["redis-cli", "-u", redisUrl, "--scan", "--pattern", `${redisKeyPrefix}*`]);
-  const keys = scan.stdout.toString().split("\n").filter((k) => k !== "");
-  if (keys.length > 0) Bun.spawnSync(["redis-cli", "-u", redisUrl, "unlink", ...keys]);
+  await dropRedisKeys(redisUrl, redisKeyPrefix);
 }, 30_000);
 
 const start = async (options: Parameters<typeof startGatewayAlone>[0]) => {
