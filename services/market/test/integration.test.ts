@@ -8,7 +8,7 @@ import { Effect, Fiber, ManagedRuntime, Stream } from "effect";
 import { metrics } from "@meridian/kit";
 import { tail, type EventType, type ReceivedEvent } from "@meridian/kit/events";
 import { layerRedis, Redis, type RedisClient } from "@meridian/kit/redis";
-import { postgresDatabase, type TestDatabase } from "@meridian/kit/testing";
+import { dropRedisKeys, postgresDatabase, type TestDatabase } from "@meridian/kit/testing";
 import { Regime, type BarsIngested, type RegimeChanged } from "@meridian/sdk/market";
 import { BarsIngestedEvent, RegimeChangedEvent } from "../src/events.js";
 import { MarketStore } from "../src/store.js";
@@ -40,8 +40,7 @@ afterAll(async () => {
   await a?.dispose();
   await b?.dispose();
   await database?.drop();
-  const keys = await redis.keys(`${keyPrefix}*`);
-  if (keys.length > 0) await redis.del(keys);
+  await dropRedisKeys(redisUrl, keyPrefix);
   await redisRuntime.dispose();
 }, 60_000);
 

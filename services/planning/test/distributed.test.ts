@@ -11,9 +11,8 @@ import { createMeridianClient, createNodeTransport } from "@meridian/sdk/node";
 import { Planning, PlanStatus } from "@meridian/sdk/planning";
 import { Portfolio, RiskProfile } from "@meridian/sdk/portfolio";
 import { OrderSide, Trading } from "@meridian/sdk/trading";
-import { postgresDatabase, startService, type RunningService, type TestDatabase } from "@meridian/kit/testing";
+import { dropRedisKeys, freePort, postgresDatabase, startService, type RunningService, type TestDatabase } from "@meridian/kit/testing";
 import { eventually } from "./platform.js";
-import { freePort } from "@meridian/kit/testing";
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -69,9 +68,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(running.map((s) => s.stop()));
   await database?.drop();
-  const scan = Bun.spawnSync(["redis-cli", "-u", redisUrl, "--scan", "--pattern", `${keyPrefix}*`]);
-  const keys = scan.stdout.toString().split("\n").filter((k) => k !== "");
-  if (keys.length > 0) Bun.spawnSync(["redis-cli", "-u", redisUrl, "del", ...keys]);
+  await dropRedisKeys(redisUrl, keyPrefix);
 }, 60_000);
 
 describe("planning across processes", () => {

@@ -12,7 +12,7 @@ import { layerBacking, layerHealth, layerLifecycle, metrics, type Health, type S
 import { layerMemoryCache, type Cache } from "@meridian/kit/cache";
 import { deferredLocalServices, LocalServices } from "@meridian/kit/client";
 import { layerMemoryEventBus, type EventBus } from "@meridian/kit/events";
-import { postgresDatabase, type TestDatabase } from "@meridian/kit/testing";
+import { dropRedisKeys, postgresDatabase, type TestDatabase } from "@meridian/kit/testing";
 import { createEffectClient, type EffectClient, type MeridianService } from "@meridian/sdk";
 import { Scoring } from "@meridian/sdk/scoring";
 import { layerStore, layerUniverseDatabase, universeService } from "@meridian/universe";
@@ -112,11 +112,7 @@ export function redisBacking(redisUrl = process.env.REDIS_URL ?? "redis://127.0.
   return {
     prefix,
     layer: layerBacking({ redisUrl, source: "test", events: { keyPrefix: prefix }, cache: { keyPrefix: `${prefix}cache:` } }),
-    cleanup: async () => {
-      const scan = Bun.spawnSync(["redis-cli", "-u", redisUrl, "--scan", "--pattern", `${prefix}*`]);
-      const keys = scan.stdout.toString().split("\n").filter((k) => k !== "");
-      if (keys.length > 0) Bun.spawnSync(["redis-cli", "-u", redisUrl, "del", ...keys]);
-    },
+    cleanup: () => dropRedisKeys(redisUrl, prefix),
   };
 }
 
