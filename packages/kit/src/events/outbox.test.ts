@@ -181,6 +181,13 @@ const startCountingRelay = (options: RelayOptions) =>
     return appends;
   });
 
+/** Waits until the relay has published every row of the outbox. */
+const untilAllSent = Effect.gen(function* () {
+  const sql = yield* Sql;
+  const unsent = () => sql<{ n: number }[]>`select count(*)::int as n from meridian_outbox where sent_at is null`.then((rows) => rows[0]!.n);
+  while ((yield* Effect.promise(unsent)) > 0) yield* Effect.sleep(10);
+});
+
 const counts = Effect.flatMap(Effect.service(Sql), (sql) =>
   Effect.promise(async () => {
     const [row] = await sql<{ applied: number; distinct_events: number; distinct_orders: number; outbox: number }[]>`
@@ -456,8 +463,7 @@ describe.each(implementations)("outbox, relay and idempotent consumer ($name)", 
           }),
         );
         const appends = yield* startCountingRelay({ pollIntervalMs: 20 });
-        while ((yield* Effect.promise(() => sql<{ n: number }[]>`select count(*)::int as n from meridian_outbox where sent_at is null`))[0]!.n > 0)
-          yield* Effect.sleep(10);
+        yield* untilAllSent;
         const reader = yield* Effect.promise(() => bus.backend.openReader());
         const streamed = yield* Effect.promise(async () => {
           const of = async (topic: string) =>
@@ -483,7 +489,6 @@ describe.each(implementations)("outbox, relay and idempotent consumer ($name)", 
         const sql = yield* Sql;
         const outbox = yield* Outbox;
         const writeOne = (n: number) => sql.begin((tx) => outbox.write(tx, OrderFilledEvent, fill(n)));
-        const unsent = () => sql<{ n: number }[]>`select count(*)::int as n from meridian_outbox where sent_at is null`.then((rows) => rows[0]!.n);
         const appends = yield* startCountingRelay({ pollIntervalMs: 20, lingerMs: 3000 });
         // The first event after a quiet spell: published on its own, without waiting.
         const firstWritten = Date.now();
@@ -497,7 +502,7 @@ describe.each(implementations)("outbox, relay and idempotent consumer ($name)", 
           yield* Effect.promise(() => writeOne(n));
         }
         const writtenWithinMs = Date.now() - firstWritten;
-        while ((yield* Effect.promise(unsent)) > 0) yield* Effect.sleep(10);
+        yield* untilAllSent;
         return { appends: appends.map((a) => a.rows), firstDelayMs, writtenWithinMs };
       }),
     );
